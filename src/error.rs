@@ -1,0 +1,162 @@
+//! The one error type of the component. Each variant is one case of the WIT
+//! `error` variant, so the export layer converts without losing anything.
+//!
+//! Messages are built from what the server said and from configuration *keys*,
+//! never from secret values: nothing in this module ever sees a secret.
+
+use std::fmt;
+
+/// An error answered by the S3 server.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct S3Failure {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+    pub request_id: String,
+}
+
+impl fmt::Display for S3Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP {}", self.status)?;
+        if !self.code.is_empty() {
+            write!(f, " {}", self.code)?;
+        }
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        if !self.request_id.is_empty() {
+            write!(f, " (request id {})", self.request_id)?;
+        }
+        Ok(())
+    }
+}
+
+/// Every failure of the store (WIT `error`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    NotFound(String),
+    AlreadyExists(String),
+    InvalidConfig { key: String, message: String },
+    InvalidArgument(String),
+    Auth(S3Failure),
+    PermissionDenied(String),
+    Unsupported(String),
+    Corrupted(String),
+    Unavailable(String),
+    Other(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A configuration error naming the key at fault.
+    pub fn config(key: &str, message: impl Into<String>) -> Self {
+        Error::InvalidConfig {
+            key: key.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// Classifies a final (no longer retried) S3 error answer; `what` names the
+    /// object or bucket the request was about, for the message.
+    pub fn from_s3(what: &str, failure: S3Failure) -> Self {
+        match (failure.status, failure.code.as_str()) {
+            (
+                _,
+                "SignatureDoesNotMatch"
+                | "InvalidAccessKeyId"
+                | "NotSignedUp"
+                | "RequestTimeTooSkewed"
+                | "ExpiredToken"
+                | "InvalidToken"
+                | "TokenRefreshRequired"
+                | "AuthorizationHeaderMalformed"
+                | "InvalidSecurity"
+                | "MissingSecurityHeader",
+            ) => Error::Auth(failure),
+            (_, "NoSuchKey" | "NoSuchBucket" | "NoSuchUpload" | "NoSuchVersion") => {
+                Error::NotFound(format!("{what}: {failure}"))
+            }
+            (_, "AccessDenied" | "AllAccessDisabled" | "AccountProblem") => {
+                Error::PermissionDenied(format!("{what}: {failure}"))
+            }
+            (_, "BucketAlreadyExists") => Error::AlreadyExists(format!("{what}: {failure}")),
+            (_, "NotImplemented") => Error::Unsupported(format!("{what}: {failure}")),
+            (401, _) => Error::Auth(failure),
+            (403, _) => Error::PermissionDenied(format!("{what}: {failure}")),
+            (404, _) => Error::NotFound(format!("{what}: {failure}")),
+            (501, _) => Error::Unsupported(format!("{what}: {failure}")),
+            (500..=599, _) => Error::Unavailable(format!("{what}: {failure}")),
+            _ => Error::Other(format!("{what}: {failure}")),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NotFound(m) => write!(f, "not found: {m}"),
+            Error::AlreadyExists(m) => write!(f, "already exists: {m}"),
+            Error::InvalidConfig { key, message } => {
+                write!(f, "invalid configuration key `{key}`: {message}")
+            }
+            Error::InvalidArgument(m) => write!(f, "invalid argument: {m}"),
+            Error::Auth(failure) => write!(f, "authentication failed: {failure}"),
+            Error::PermissionDenied(m) => write!(f, "permission denied: {m}"),
+            Error::Unsupported(m) => write!(f, "unsupported: {m}"),
+            Error::Corrupted(m) => write!(f, "corrupted: {m}"),
+            Error::Unavailable(m) => write!(f, "unavailable: {m}"),
+            Error::Other(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(status: u16, code: &str) -> S3Failure {
+        S3Failure {
+            status,
+            code: code.into(),
+            message: "m".into(),
+            request_id: "r".into(),
+        }
+    }
+
+    #[test]
+    fn classifies_by_code_before_status() {
+        assert!(matches!(
+            Error::from_s3("x", failure(403, "SignatureDoesNotMatch")),
+            Error::Auth(_)
+        ));
+        assert!(matches!(
+            Error::from_s3("x", failure(403, "AccessDenied")),
+            Error::PermissionDenied(_)
+        ));
+        // s3s-fs answers a missing bucket on GET with NoSuchKey and status 404.
+        assert!(matches!(
+            Error::from_s3("x", failure(404, "NoSuchBucket")),
+            Error::NotFound(_)
+        ));
+        assert!(matches!(
+            Error::from_s3("x", failure(503, "SlowDown")),
+            Error::Unavailable(_)
+        ));
+        assert!(matches!(
+            Error::from_s3("x", failure(400, "InvalidArgument")),
+            Error::Other(_)
+        ));
+    }
+
+    #[test]
+    fn display_names_code_message_and_request_id() {
+        let e = Error::from_s3("packfiles/ab/cd", failure(500, "InternalError"));
+        assert_eq!(
+            e.to_string(),
+            "unavailable: packfiles/ab/cd: HTTP 500 InternalError: m (request id r)"
+        );
+    }
+}

@@ -1,0 +1,84 @@
+//! The SigV4 timestamp. The clock is injected (unix seconds), so signing is a
+//! pure function and tests reproduce published signatures exactly; the calendar
+//! arithmetic is done here rather than pulling a date crate into the component.
+
+const SECONDS_PER_DAY: u64 = 86_400;
+
+/// `YYYYMMDD'T'HHMMSS'Z'` (UTC) for a unix time, the form of `x-amz-date`.
+pub fn amz_date(unix_time: u64) -> String {
+    let (year, month, day) = civil_from_days(unix_time / SECONDS_PER_DAY);
+    let secs = unix_time % SECONDS_PER_DAY;
+    format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// The `YYYYMMDD` part of an [`amz_date`]: the date of the credential scope.
+pub(super) fn date_stamp(amz_date: &str) -> &str {
+    amz_date.split_once('T').map_or(amz_date, |(date, _)| date)
+}
+
+/// Proleptic Gregorian (year, month, day) of a day count since 1970-01-01:
+/// Howard Hinnant's `civil_from_days`, restricted to non-negative days so the
+/// whole computation stays in unsigned integers (no overflow for any `u64`
+/// time, as the day count is at most `u64::MAX / 86400`).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    // Shift the epoch to 0000-03-01 so the leap day ends each 400-year era.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let day_of_era = z % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Expected values from GNU `date -u -d @<secs>`, an independent oracle.
+    #[test]
+    fn formats_known_instants() {
+        assert_eq!(amz_date(0), "19700101T000000Z");
+        assert_eq!(amz_date(1_369_353_600), "20130524T000000Z");
+        assert_eq!(amz_date(1_440_938_160), "20150830T123600Z");
+        assert_eq!(amz_date(253_402_300_799), "99991231T235959Z");
+    }
+
+    #[test]
+    fn handles_leap_days() {
+        assert_eq!(amz_date(951_782_400), "20000229T000000Z");
+        assert_eq!(amz_date(951_782_400 - 1), "20000228T235959Z");
+        // 2100 is not a leap year: 28 February is followed by 1 March.
+        assert_eq!(amz_date(4_107_542_400), "21000301T000000Z");
+        assert_eq!(amz_date(4_107_542_400 - 1), "21000228T235959Z");
+    }
+
+    #[test]
+    fn goes_past_2038() {
+        assert_eq!(amz_date(2_147_483_647), "20380119T031407Z");
+        assert_eq!(amz_date(2_147_483_648), "20380119T031408Z");
+    }
+
+    #[test]
+    fn never_overflows() {
+        assert!(amz_date(u64::MAX).ends_with('Z'));
+    }
+
+    #[test]
+    fn date_stamp_is_the_day() {
+        assert_eq!(date_stamp("20150830T123600Z"), "20150830");
+    }
+}

@@ -1,0 +1,342 @@
+//! One page of ListObjectsV2. The listing decides what a kloset believes it
+//! holds, so a page is either complete and consistent or an error: a truncated
+//! page without a continuation token (which would restart or end the listing
+//! silently) is refused, and so is a missing `IsTruncated`.
+
+use serde::Deserialize;
+
+use super::document::{malformed, parse, strip_quotes};
+use crate::error::Error;
+
+const ROOT: &str = "ListBucketResult";
+
+/// One page of a listing. `next_token` is `Some` exactly when `is_truncated`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListPage {
+    pub keys: Vec<ListedObject>,
+    pub next_token: Option<String>,
+    pub is_truncated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedObject {
+    pub key: String,
+    pub size: u64,
+    /// Without its quotes.
+    pub etag: String,
+}
+
+/// The root's children in document order, so that servers may order and
+/// interleave them freely (serde's plain `Vec` fields need one contiguous run).
+#[derive(Deserialize)]
+struct ListBucketResult {
+    #[serde(rename = "$value", default)]
+    children: Vec<Child>,
+}
+
+#[derive(Deserialize)]
+enum Child {
+    Contents(Contents),
+    IsTruncated(bool),
+    NextContinuationToken(String),
+    EncodingType(String),
+    #[serde(other)]
+    Ignored,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Contents {
+    key: Option<String>,
+    size: Option<u64>,
+    #[serde(rename = "ETag")]
+    etag: Option<String>,
+}
+
+/// Parses a ListObjectsV2 answer. Keys are percent-decoded when the document
+/// declares `<EncodingType>url</EncodingType>`, as minio-go and botocore do:
+/// a server that ignored our `encoding-type=url` sends raw keys and no such
+/// element, so the document, not the request, says how to read them.
+pub fn parse_list_objects_v2(body: &[u8]) -> Result<ListPage, Error> {
+    let result: ListBucketResult = parse(body, ROOT)?;
+    let mut contents = Vec::new();
+    let (mut is_truncated, mut token, mut encoding) = (None, None, None);
+    for child in result.children {
+        match child {
+            Child::Contents(c) => contents.push(c),
+            Child::IsTruncated(t) => set_once(&mut is_truncated, t, "IsTruncated")?,
+            Child::NextContinuationToken(t) => set_once(&mut token, t, "NextContinuationToken")?,
+            Child::EncodingType(e) => set_once(&mut encoding, e, "EncodingType")?,
+            Child::Ignored => {}
+        }
+    }
+    let url_encoded = match encoding.as_deref().map(str::trim) {
+        None | Some("") => false,
+        Some(e) if e.eq_ignore_ascii_case("url") => true,
+        Some(_) => return Err(malformed(ROOT, "unknown EncodingType")),
+    };
+    let is_truncated = is_truncated.ok_or_else(|| malformed(ROOT, "IsTruncated is missing"))?;
+    let next_token = match token.as_deref().map(str::trim) {
+        _ if !is_truncated => None,
+        Some(t) if !t.is_empty() => Some(t.to_owned()),
+        _ => {
+            return Err(malformed(
+                ROOT,
+                "IsTruncated is true but NextContinuationToken is missing",
+            ))
+        }
+    };
+    let keys = contents
+        .into_iter()
+        .map(|c| listed_object(c, url_encoded))
+        .collect::<Result<_, _>>()?;
+    Ok(ListPage {
+        keys,
+        next_token,
+        is_truncated,
+    })
+}
+
+fn set_once<T>(slot: &mut Option<T>, value: T, name: &str) -> Result<(), Error> {
+    match slot.replace(value) {
+        None => Ok(()),
+        Some(_) => Err(malformed(ROOT, &format!("{name} appears twice"))),
+    }
+}
+
+fn listed_object(contents: Contents, url_encoded: bool) -> Result<ListedObject, Error> {
+    let key = contents
+        .key
+        .ok_or_else(|| malformed(ROOT, "Contents without Key"))?;
+    let key = if url_encoded {
+        url_decode(&key).ok_or_else(|| malformed(ROOT, "Key is not valid URL encoding"))?
+    } else {
+        key
+    };
+    if key.is_empty() {
+        return Err(malformed(ROOT, "empty Key"));
+    }
+    let size = contents
+        .size
+        .ok_or_else(|| malformed(ROOT, "Contents without Size"))?;
+    let etag = strip_quotes(contents.etag.as_deref().unwrap_or("")).to_owned();
+    Ok(ListedObject { key, size, etag })
+}
+
+/// Decodes `encoding-type=url` keys: `%XX` escapes and `+` for space (AWS and
+/// MinIO encode a space as `+` and a plus as `%2B`). `None` if malformed or not
+/// UTF-8 once decoded.
+fn url_decode(encoded: &str) -> Option<String> {
+    let bytes = encoded.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let high = hex_value(*bytes.get(i + 1)?)?;
+                let low = hex_value(*bytes.get(i + 2)?)?;
+                out.push(high << 4 | low);
+                i += 2;
+            }
+            _ => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+fn hex_value(digit: u8) -> Option<u8> {
+    char::from(digit)
+        .to_digit(16)
+        .and_then(|v| u8::try_from(v).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xml::samples::{AWS_LIST, AWS_LIST_TRUNCATED};
+
+    fn object(key: &str, size: u64, etag: &str) -> ListedObject {
+        ListedObject {
+            key: key.into(),
+            size,
+            etag: etag.into(),
+        }
+    }
+
+    fn error_text(body: &str) -> String {
+        parse_list_objects_v2(body.as_bytes())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn aws_example() {
+        let page = parse_list_objects_v2(AWS_LIST.as_bytes()).unwrap();
+        assert_eq!(
+            page,
+            ListPage {
+                keys: vec![
+                    object("my-image.jpg", 434234, "fba9dede5f27731c9771645a39863328"),
+                    object(
+                        "my-third-image.jpg",
+                        64994,
+                        "1b2cf535f27731c974343645a3985328"
+                    ),
+                ],
+                next_token: None,
+                is_truncated: false,
+            }
+        );
+    }
+
+    #[test]
+    fn aws_continuation_example() {
+        let page = parse_list_objects_v2(AWS_LIST_TRUNCATED.as_bytes()).unwrap();
+        assert!(page.is_truncated);
+        assert_eq!(
+            page.next_token.as_deref(),
+            Some("1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=")
+        );
+        assert_eq!(
+            page.keys,
+            vec![object(
+                "happyface.jpg",
+                11,
+                "70ee1738b6b21e2c8a43f3a5ab0eee71"
+            )]
+        );
+    }
+
+    #[test]
+    fn minio_and_ceph_extras_and_interleaving_are_ignored() {
+        // MinIO adds Owner and checksum elements; Ceph adds Type; a server may put
+        // CommonPrefixes or unknown elements between Contents; moto escapes
+        // quotes as &#34;.
+        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Contents><Key>a</Key><LastModified>2024-01-01T00:00:00.000Z</LastModified><ETag>&#34;e1&#34;</ETag><Size>1</Size><Owner><ID>02d6176db174dc93cb1b899f7c6078f08654445fe8cf1b6ce98d8855f66bdbf4</ID><DisplayName>minio</DisplayName></Owner><StorageClass>STANDARD</StorageClass><ChecksumAlgorithm>CRC64NVME</ChecksumAlgorithm></Contents><CommonPrefixes><Prefix>p/</Prefix></CommonPrefixes><Contents><Type>Normal</Type><Size>2</Size><Key>b</Key></Contents><Unknown attr=\"x\">text<Deep/></Unknown><IsTruncated>false</IsTruncated><Contents><Key>c</Key><Size>0</Size><ETag></ETag></Contents><Name>bucket</Name></ListBucketResult>\r\n";
+        let page = parse_list_objects_v2(body.as_bytes()).unwrap();
+        assert_eq!(
+            page.keys,
+            vec![object("a", 1, "e1"), object("b", 2, ""), object("c", 0, "")]
+        );
+        assert!(!page.is_truncated);
+    }
+
+    #[test]
+    fn namespace_prefixes_are_ignored() {
+        let body = r#"<s3:ListBucketResult xmlns:s3="http://s3.amazonaws.com/doc/2006-03-01/"><s3:IsTruncated>true</s3:IsTruncated><s3:NextContinuationToken>t</s3:NextContinuationToken><s3:Contents><s3:Key>k</s3:Key><s3:Size>5</s3:Size></s3:Contents></s3:ListBucketResult>"#;
+        let page = parse_list_objects_v2(body.as_bytes()).unwrap();
+        assert_eq!(page.keys, vec![object("k", 5, "")]);
+        assert_eq!(page.next_token.as_deref(), Some("t"));
+    }
+
+    #[test]
+    fn keys_with_entities_unicode_and_spaces_are_kept_exactly() {
+        let body = "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key> a &amp; b &lt;c&gt; </Key><Size>1</Size></Contents><Contents><Key>données/é🙂 x</Key><Size>2</Size></Contents><Contents><Key>&#x263A;&#233;</Key><Size>3</Size></Contents><Contents><Key><![CDATA[<raw>&]]></Key><Size>4</Size></Contents></ListBucketResult>";
+        let keys: Vec<String> = parse_list_objects_v2(body.as_bytes())
+            .unwrap()
+            .keys
+            .into_iter()
+            .map(|o| o.key)
+            .collect();
+        assert_eq!(keys, [" a & b <c> ", "données/é🙂 x", "☺é", "<raw>&"]);
+    }
+
+    #[test]
+    fn url_encoded_keys_are_decoded_when_the_document_says_so() {
+        let body = "<ListBucketResult><EncodingType>url</EncodingType><IsTruncated>false</IsTruncated><Contents><Key>a%20b+c%2Bd%26%C3%A9%2F%01</Key><Size>1</Size></Contents></ListBucketResult>";
+        let page = parse_list_objects_v2(body.as_bytes()).unwrap();
+        assert_eq!(page.keys[0].key, "a b c+d&é/\u{1}");
+
+        // The element may come last; the token is never decoded.
+        let body = "<ListBucketResult><Contents><Key>x%2By</Key><Size>1</Size></Contents><IsTruncated>true</IsTruncated><NextContinuationToken>a%2Bb</NextContinuationToken><EncodingType>URL</EncodingType></ListBucketResult>";
+        let page = parse_list_objects_v2(body.as_bytes()).unwrap();
+        assert_eq!(page.keys[0].key, "x+y");
+        assert_eq!(page.next_token.as_deref(), Some("a%2Bb"));
+    }
+
+    #[test]
+    fn keys_stay_raw_without_encoding_type() {
+        let body = "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>a%20b+c</Key><Size>1</Size></Contents></ListBucketResult>";
+        let page = parse_list_objects_v2(body.as_bytes()).unwrap();
+        assert_eq!(page.keys[0].key, "a%20b+c");
+    }
+
+    #[test]
+    fn bad_url_encoding_is_an_error() {
+        for key in ["a%2", "a%zz", "a%+1", "%FF", "%C3", "%"] {
+            let body = format!("<ListBucketResult><EncodingType>url</EncodingType><IsTruncated>false</IsTruncated><Contents><Key>{key}</Key><Size>1</Size></Contents></ListBucketResult>");
+            assert!(error_text(&body).contains("URL encoding"), "{key}");
+        }
+        let body = "<ListBucketResult><EncodingType>base64</EncodingType><IsTruncated>false</IsTruncated></ListBucketResult>";
+        assert!(error_text(body).contains("EncodingType"));
+    }
+
+    #[test]
+    fn truncated_without_token_is_an_error() {
+        for token in [
+            "",
+            "<NextContinuationToken/>",
+            "<NextContinuationToken> </NextContinuationToken>",
+        ] {
+            let body = format!("<ListBucketResult><IsTruncated>true</IsTruncated>{token}<Contents><Key>a</Key><Size>1</Size></Contents></ListBucketResult>");
+            assert_eq!(
+                error_text(&body),
+                "malformed <ListBucketResult> from server: IsTruncated is true but NextContinuationToken is missing"
+            );
+        }
+    }
+
+    #[test]
+    fn token_of_a_complete_page_is_dropped() {
+        let body = "<ListBucketResult><IsTruncated>false</IsTruncated><NextContinuationToken>t</NextContinuationToken></ListBucketResult>";
+        let page = parse_list_objects_v2(body.as_bytes()).unwrap();
+        assert_eq!(page.next_token, None);
+        assert!(page.keys.is_empty());
+    }
+
+    #[test]
+    fn empty_listing() {
+        let body = r#"<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix>none/</Prefix><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated></ListBucketResult>"#;
+        let page = parse_list_objects_v2(body.as_bytes()).unwrap();
+        assert_eq!(
+            page,
+            ListPage {
+                keys: vec![],
+                next_token: None,
+                is_truncated: false
+            }
+        );
+    }
+
+    #[test]
+    fn inconsistent_pages_are_errors() {
+        for (body, why) in [
+            ("<ListBucketResult></ListBucketResult>", "IsTruncated is missing"),
+            ("<ListBucketResult><IsTruncated>maybe</IsTruncated></ListBucketResult>", "boolean"),
+            ("<ListBucketResult><IsTruncated/></ListBucketResult>", "boolean"),
+            ("<ListBucketResult><IsTruncated>false</IsTruncated><IsTruncated>true</IsTruncated></ListBucketResult>", "IsTruncated appears twice"),
+            ("<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Size>1</Size></Contents></ListBucketResult>", "without Key"),
+            ("<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key/><Size>1</Size></Contents></ListBucketResult>", "empty Key"),
+            ("<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>a</Key></Contents></ListBucketResult>", "without Size"),
+            ("<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>a</Key><Size>-1</Size></Contents></ListBucketResult>", "-1"),
+            ("<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>a</Key><Size>18446744073709551616</Size></Contents></ListBucketResult>", "u64"),
+            ("<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>a</Key><Key>b</Key><Size>1</Size></Contents></ListBucketResult>", "Key"),
+            ("<ListBucketResult><IsTruncated>false</IsTruncated><Contents>text</Contents></ListBucketResult>", "without Key"),
+        ] {
+            let err = error_text(body);
+            assert!(err.starts_with("malformed <ListBucketResult> from server: "), "{err}");
+            assert!(err.contains(why), "{body}: {err}");
+        }
+    }
+
+    #[test]
+    fn an_error_document_is_not_an_empty_listing() {
+        let body = "<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>";
+        assert_eq!(
+            error_text(body),
+            "malformed <ListBucketResult> from server: the root element is <Error>"
+        );
+    }
+}

@@ -1,0 +1,197 @@
+//! Numbers as people write them in a configuration: counts (`10`), byte sizes
+//! (`16MiB`) and durations (`30s`). Each parser takes the accepted range, so
+//! the message for an out-of-range value says what would have been accepted.
+
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+const KIB: u64 = 1 << 10;
+const MIB: u64 = 1 << 20;
+const GIB: u64 = 1 << 30;
+
+/// Size suffixes: binary multiples only. `MB` is refused because half the
+/// world reads it as 10^6 and half as 2^20.
+const SIZE_UNITS: &[(&str, u64)] = &[
+    ("", 1),
+    ("k", KIB),
+    ("kib", KIB),
+    ("m", MIB),
+    ("mib", MIB),
+    ("g", GIB),
+    ("gib", GIB),
+];
+
+const SECOND_MS: u64 = 1000;
+const DAY_MS: u64 = 86_400 * SECOND_MS;
+
+/// Duration suffixes, in milliseconds; a bare number is seconds.
+const DURATION_UNITS: &[(&str, u64)] = &[
+    ("ms", 1),
+    ("", SECOND_MS),
+    ("s", SECOND_MS),
+    ("m", 60 * SECOND_MS),
+    ("h", 3600 * SECOND_MS),
+    ("d", DAY_MS),
+    ("y", 365 * DAY_MS),
+];
+
+/// A plain decimal integer (digits only: no sign, no spaces) within `range`.
+pub(super) fn parse_integer(text: &str, range: RangeInclusive<u32>) -> Result<u32, String> {
+    let value = match split_number(text) {
+        Some((n, "")) => u32::try_from(n).ok(),
+        _ => return Err(format!("`{text}` is not a whole number")),
+    };
+    value.filter(|v| range.contains(v)).ok_or_else(|| {
+        format!(
+            "`{text}` is not between {} and {}",
+            range.start(),
+            range.end()
+        )
+    })
+}
+
+/// Bytes: `5242880`, `16MiB`, `16M` (K, M, G are powers of 1024).
+pub(super) fn parse_size(text: &str, range: RangeInclusive<u64>) -> Result<u64, String> {
+    let bytes = scaled(text, |unit| {
+        SIZE_UNITS
+            .iter()
+            .find(|(u, _)| u.eq_ignore_ascii_case(unit))
+    })
+    .ok_or_else(|| format!("`{text}` is not a size (bytes, or a number with KiB, MiB or GiB)"))?;
+    if range.contains(&bytes) {
+        Ok(bytes)
+    } else {
+        let (low, high) = (describe_size(*range.start()), describe_size(*range.end()));
+        Err(format!("`{text}` is not between {low} and {high}"))
+    }
+}
+
+/// A duration: `500ms`, `30s`, `5m`, `2h`, `30d`, `1y` (365 days); a bare
+/// number is seconds.
+pub(super) fn parse_duration(
+    text: &str,
+    range: RangeInclusive<Duration>,
+) -> Result<Duration, String> {
+    let ms = scaled(text, |unit| DURATION_UNITS.iter().find(|(u, _)| *u == unit))
+        .ok_or_else(|| format!("`{text}` is not a duration (like 500ms, 30s, 5m, 2h, 30d, 1y)"))?;
+    let duration = Duration::from_millis(ms);
+    if range.contains(&duration) {
+        Ok(duration)
+    } else {
+        let (low, high) = (
+            describe_duration(*range.start()),
+            describe_duration(*range.end()),
+        );
+        Err(format!("`{text}` is not between {low} and {high}"))
+    }
+}
+
+/// The number times the multiple of its unit, or `None` when the text is not
+/// digits followed by a known unit, or the product overflows.
+fn scaled<'u>(text: &str, unit: impl Fn(&str) -> Option<&'u (&'u str, u64)>) -> Option<u64> {
+    let (number, suffix) = split_number(text)?;
+    let (_, multiple) = unit(suffix)?;
+    number.checked_mul(*multiple)
+}
+
+/// The leading decimal digits (at least one) and whatever follows them.
+fn split_number(text: &str) -> Option<(u64, &str)> {
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, rest) = text.split_at(digits);
+    Some((number.parse().ok()?, rest))
+}
+
+/// `bytes` in the largest unit that divides it exactly, for messages.
+fn describe_size(bytes: u64) -> String {
+    largest_exact(bytes, &[(GIB, "GiB"), (MIB, "MiB"), (KIB, "KiB")])
+        .unwrap_or_else(|| format!("{bytes} bytes"))
+}
+
+/// `duration` in the largest unit that divides it exactly, for messages.
+fn describe_duration(duration: Duration) -> String {
+    let ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+    let units = [
+        (DAY_MS, "d"),
+        (3_600_000, "h"),
+        (60_000, "m"),
+        (SECOND_MS, "s"),
+    ];
+    largest_exact(ms, &units).unwrap_or_else(|| format!("{ms}ms"))
+}
+
+fn largest_exact(value: u64, units: &[(u64, &str)]) -> Option<String> {
+    let (multiple, name) = units.iter().find(|(m, _)| value != 0 && value % m == 0)?;
+    Some(format!("{}{name}", value / multiple))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ANY: RangeInclusive<Duration> = Duration::ZERO..=Duration::MAX;
+
+    #[test]
+    fn sizes_are_binary_multiples() {
+        let all = 0..=u64::MAX;
+        assert_eq!(parse_size("5242880", all.clone()), Ok(5 * MIB));
+        assert_eq!(parse_size("16MiB", all.clone()), Ok(16 * MIB));
+        assert_eq!(parse_size("16m", all.clone()), Ok(16 * MIB));
+        assert_eq!(parse_size("1GiB", all.clone()), Ok(GIB));
+        assert_eq!(parse_size("64K", all.clone()), Ok(64 * KIB));
+        for bad in [
+            "",
+            "MiB",
+            "16MB",
+            "16 MiB",
+            "-1",
+            "+5",
+            "1.5GiB",
+            "99999999999999999999G",
+        ] {
+            assert!(parse_size(bad, all.clone()).is_err(), "{bad:?}");
+        }
+        let message = parse_size("1MiB", 5 * MIB..=5 * GIB).unwrap_err();
+        assert!(message.contains("5MiB and 5GiB"), "{message}");
+    }
+
+    #[test]
+    fn durations_take_one_unit_and_bare_seconds() {
+        assert_eq!(parse_duration("500ms", ANY), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30", ANY), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("30s", ANY), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m", ANY), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("2h", ANY), Ok(Duration::from_secs(7200)));
+        assert_eq!(
+            parse_duration("30d", ANY),
+            Ok(Duration::from_secs(30 * 86_400))
+        );
+        assert_eq!(
+            parse_duration("1y", ANY),
+            Ok(Duration::from_secs(365 * 86_400))
+        );
+        for bad in [
+            "",
+            "s",
+            "1h30m",
+            "1.5h",
+            "5M",
+            "5 s",
+            "-1s",
+            "1w",
+            "18446744073709551615y",
+        ] {
+            assert!(parse_duration(bad, ANY).is_err(), "{bad:?}");
+        }
+        let day = Duration::from_secs(86_400);
+        let message = parse_duration("12h", day..=day * 36_500).unwrap_err();
+        assert!(message.contains("1d and 36500d"), "{message}");
+    }
+
+    #[test]
+    fn integers_are_digits_within_range() {
+        assert_eq!(parse_integer("10000", 1..=10_000), Ok(10_000));
+        for bad in ["0", "10001", "", "+1", " 1", "1e3", "4294967296"] {
+            assert!(parse_integer(bad, 1..=10_000).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use super::pairs::quoted;
 use super::quantity::parse_integer;
 use crate::request::Scheme;
 
@@ -136,9 +137,9 @@ fn check_host_name(host: &str) -> Result<(), String> {
 
 /// A TCP port: digits only, 1 to 65535.
 pub(super) fn parse_port(text: &str) -> Result<u16, String> {
-    let port = parse_integer(text, 1..=65_535)
-        .map_err(|_| format!("`{text}` is not a port (1 to 65535)"))?;
-    u16::try_from(port).map_err(|_| format!("`{text}` is not a port (1 to 65535)"))
+    let not_a_port = || format!("{} is not a port (1 to 65535)", quoted(text));
+    let port = parse_integer(text, 1..=65_535).map_err(|_| not_a_port())?;
+    u16::try_from(port).map_err(|_| not_a_port())
 }
 
 /// The `endpoint` key: an authority, optionally with `http://` or `https://`

@@ -204,10 +204,14 @@ fn virtual_hosted(
 }
 
 fn prefix_conflict(location: &[String], root: &[String]) -> Error {
+    let prefix = |segments: &[String]| match segments {
+        [] => "no prefix".to_owned(),
+        _ => format!("prefix `{}`", segments.join("/")),
+    };
     let message = format!(
-        "its prefix `{}` conflicts with the prefix `{}` of the location",
-        root.join("/"),
-        location.join("/")
+        "gives {} where the location gives {}",
+        prefix(root),
+        prefix(location)
     );
     Error::config("root", message)
 }

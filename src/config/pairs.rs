@@ -50,7 +50,7 @@ pub(super) fn parse_choice<T: Choice>(text: &str) -> Result<T, String> {
         .find(|c| c.name().eq_ignore_ascii_case(text))
         .ok_or_else(|| {
             let names: Vec<&str> = T::ALL.iter().map(|c| c.name()).collect();
-            format!("`{text}` is not one of {}", names.join(", "))
+            format!("{} is not one of {}", quoted(text), names.join(", "))
         })
 }
 
@@ -59,7 +59,16 @@ pub(super) fn parse_bool(text: &str) -> Result<bool, String> {
     match text {
         "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
         "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-        _ => Err(format!("`{text}` is not a boolean (true or false)")),
+        _ => Err(format!("{} is not a boolean (true or false)", quoted(text))),
+    }
+}
+
+/// A (non-secret) value for a message; an empty one is named as such.
+pub(super) fn quoted(text: &str) -> String {
+    if text.is_empty() {
+        "an empty value".to_owned()
+    } else {
+        format!("`{text}`")
     }
 }
 
@@ -93,9 +102,9 @@ impl<'a> Pairs<'a> {
 
     /// The non-empty value of a key that must be given.
     pub fn required(&self, key: &str) -> Result<&'a str> {
-        match self.0.get(key) {
+        match self.0.get(key).copied() {
             None => Err(Error::config(key, "required")),
-            Some(v) if v.is_empty() => Err(Error::config(key, "must not be empty")),
+            Some("") => Err(Error::config(key, "must not be empty")),
             Some(v) => Ok(v),
         }
     }

@@ -5,6 +5,8 @@
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
+use super::pairs::quoted;
+
 const KIB: u64 = 1 << 10;
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
@@ -37,17 +39,12 @@ const DURATION_UNITS: &[(&str, u64)] = &[
 
 /// A plain decimal integer (digits only: no sign, no spaces) within `range`.
 pub(super) fn parse_integer(text: &str, range: RangeInclusive<u32>) -> Result<u32, String> {
-    let value = match split_number(text) {
-        Some((n, "")) => u32::try_from(n).ok(),
-        _ => return Err(format!("`{text}` is not a whole number")),
+    let Some((value, "")) = split_number(text) else {
+        return Err(format!("{} is not a whole number", quoted(text)));
     };
-    value.filter(|v| range.contains(v)).ok_or_else(|| {
-        format!(
-            "`{text}` is not between {} and {}",
-            range.start(),
-            range.end()
-        )
-    })
+    let wide = u64::from(*range.start())..=u64::from(*range.end());
+    // Within a u32 range, so the cast is exact.
+    within(text, value, wide, |n| n.to_string()).map(|n| n as u32)
 }
 
 /// Bytes: `5242880`, `16MiB`, `16M` (K, M, G are powers of 1024).
@@ -57,13 +54,11 @@ pub(super) fn parse_size(text: &str, range: RangeInclusive<u64>) -> Result<u64, 
             .iter()
             .find(|(u, _)| u.eq_ignore_ascii_case(unit))
     })
-    .ok_or_else(|| format!("`{text}` is not a size (bytes, or a number with KiB, MiB or GiB)"))?;
-    if range.contains(&bytes) {
-        Ok(bytes)
-    } else {
-        let (low, high) = (describe_size(*range.start()), describe_size(*range.end()));
-        Err(format!("`{text}` is not between {low} and {high}"))
-    }
+    .ok_or_else(|| {
+        let text = quoted(text);
+        format!("{text} is not a size (bytes, or a number with KiB, MiB or GiB)")
+    })?;
+    within(text, bytes, range, describe_size)
 }
 
 /// A duration: `500ms`, `30s`, `5m`, `2h`, `30d`, `1y` (365 days); a bare
@@ -72,17 +67,35 @@ pub(super) fn parse_duration(
     text: &str,
     range: RangeInclusive<Duration>,
 ) -> Result<Duration, String> {
-    let ms = scaled(text, |unit| DURATION_UNITS.iter().find(|(u, _)| *u == unit))
-        .ok_or_else(|| format!("`{text}` is not a duration (like 500ms, 30s, 5m, 2h, 30d, 1y)"))?;
-    let duration = Duration::from_millis(ms);
-    if range.contains(&duration) {
-        Ok(duration)
+    let ms =
+        scaled(text, |unit| DURATION_UNITS.iter().find(|(u, _)| *u == unit)).ok_or_else(|| {
+            let text = quoted(text);
+            format!("{text} is not a duration (like 500ms, 30s, 5m, 2h, 30d, 1y)")
+        })?;
+    within(text, Duration::from_millis(ms), range, describe_duration)
+}
+
+/// `value` if in `range`, else a message naming the bound it crosses.
+fn within<T: PartialOrd + Copy>(
+    text: &str,
+    value: T,
+    range: RangeInclusive<T>,
+    show: impl Fn(T) -> String,
+) -> Result<T, String> {
+    if value < *range.start() {
+        Err(format!(
+            "{} is less than {}",
+            quoted(text),
+            show(*range.start())
+        ))
+    } else if value > *range.end() {
+        Err(format!(
+            "{} is more than {}",
+            quoted(text),
+            show(*range.end())
+        ))
     } else {
-        let (low, high) = (
-            describe_duration(*range.start()),
-            describe_duration(*range.end()),
-        );
-        Err(format!("`{text}` is not between {low} and {high}"))
+        Ok(value)
     }
 }
 
@@ -120,7 +133,9 @@ fn describe_duration(duration: Duration) -> String {
 }
 
 fn largest_exact(value: u64, units: &[(u64, &str)]) -> Option<String> {
-    let (multiple, name) = units.iter().find(|(m, _)| value != 0 && value % m == 0)?;
+    let (multiple, name) = units
+        .iter()
+        .find(|(m, _)| value != 0 && value.is_multiple_of(*m))?;
     Some(format!("{}{name}", value / multiple))
 }
 
@@ -151,7 +166,9 @@ mod tests {
             assert!(parse_size(bad, all.clone()).is_err(), "{bad:?}");
         }
         let message = parse_size("1MiB", 5 * MIB..=5 * GIB).unwrap_err();
-        assert!(message.contains("5MiB and 5GiB"), "{message}");
+        assert_eq!(message, "`1MiB` is less than 5MiB");
+        let message = parse_size("6GiB", 5 * MIB..=5 * GIB).unwrap_err();
+        assert_eq!(message, "`6GiB` is more than 5GiB");
     }
 
     #[test]
@@ -184,7 +201,11 @@ mod tests {
         }
         let day = Duration::from_secs(86_400);
         let message = parse_duration("12h", day..=day * 36_500).unwrap_err();
-        assert!(message.contains("1d and 36500d"), "{message}");
+        assert_eq!(message, "`12h` is less than 1d");
+        let message = parse_duration("100001d", day..=day * 36_500).unwrap_err();
+        assert_eq!(message, "`100001d` is more than 36500d");
+        let message = parse_duration("0", Duration::from_millis(1)..=Duration::MAX).unwrap_err();
+        assert_eq!(message, "`0` is less than 1ms");
     }
 
     #[test]

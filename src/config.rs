@@ -72,6 +72,10 @@ pub struct Config {
     pub checksum: Checksum,
     /// Whether writes use `If-None-Match: *` so an object is never replaced.
     pub conditional_writes: bool,
+    /// Whether reads of objects written by other tools are checked against
+    /// their ETag as an MD5 (true on every S3 we know; off for a server whose
+    /// plain ETags are something else).
+    pub verify_etag: bool,
     pub max_retries: u32,
     /// Total time a request may spend retrying.
     pub retry_budget: Duration,
@@ -145,6 +149,7 @@ impl Config {
                 .unwrap_or(provider.default_max_parts()),
             checksum: keys.choice("checksum")?.unwrap_or(Checksum::Md5),
             conditional_writes: keys.bool("conditional_writes")?.unwrap_or(true),
+            verify_etag: keys.bool("verify_etag")?.unwrap_or(true),
             max_retries: count(&keys, "max_retries", MAX_RETRIES)?.unwrap_or(DEFAULT_MAX_RETRIES),
             retry_budget: duration(&keys, "retry_budget", DEFAULT_RETRY_BUDGET)?,
             timeouts: timeouts(&keys)?,

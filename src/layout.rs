@@ -22,6 +22,15 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The name kloset gives the kind, for messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Packfile => "packfile",
+            Kind::State => "state",
+            Kind::Lock => "lock",
+        }
+    }
+
     fn directory(self) -> &'static str {
         match self {
             Kind::Packfile => "packfiles/",

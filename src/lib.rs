@@ -1,15 +1,30 @@
 //! kloset-s3: a Plakar kloset in an S3-compatible bucket, as a WASI 0.2 component.
 //!
-//! Data flows one way: [`config`] → request ([`request`], [`layout`]) → signed
-//! request ([`sigv4`]) → transport (the only WASI-facing module, wasm32 only) →
-//! response ([`xml`]) → typed result ([`error`]). Everything but the transport and
-//! the export glue is pure and unit-tested natively.
+//! Data flows one way: [`config`] → request ([`actions`], [`bucket`], [`layout`])
+//! → signed request ([`sigv4`]) → transport (the only WASI-facing module, wasm32
+//! only) → response ([`xml`], [`integrity`]) → typed result ([`error`]).
+//! [`client`] adds signing and retries, [`store`], [`upload`] and [`download`]
+//! kloset's semantics. All of it but the transport and the export glue is pure
+//! and unit-tested natively.
 
+pub mod actions;
+pub mod bucket;
+pub mod client;
 pub mod config;
+pub mod download;
 pub mod error;
+pub mod hex;
+pub mod integrity;
 pub mod layout;
 pub mod request;
 pub mod retry;
 pub mod secret;
 pub mod sigv4;
+pub mod store;
+pub mod upload;
 pub mod xml;
+
+#[cfg(target_arch = "wasm32")]
+mod component;
+#[cfg(target_arch = "wasm32")]
+mod transport;

@@ -26,6 +26,7 @@ const KEYS: &[&str] = &[
     "max_parts",
     "checksum",
     "conditional_writes",
+    "verify_etag",
     "max_retries",
     "retry_budget",
     "connect_timeout",

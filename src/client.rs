@@ -1,0 +1,286 @@
+//! Sends S3 requests: signs each attempt, retries what the policy says may be
+//! retried, and turns every final failure into a typed answer. Generic over
+//! [`Transport`], the seam behind which the one WASI-facing module sits.
+
+use std::cell::{Cell, RefCell};
+use std::time::Duration;
+
+use crate::config::{Config, Timeouts};
+use crate::error::{Error, S3Failure};
+use crate::request::{Method, Request};
+use crate::retry::{Decision, Outcome, RetryPolicy};
+use crate::sigv4::{Payload, Signer};
+use crate::xml;
+
+/// How much of an error response body is read: S3 error documents are small,
+/// and a hostile server must not make us buffer an endless body.
+const MAX_ERROR_BODY: usize = 64 << 10;
+
+/// A failure below HTTP: the request got no complete answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportError {
+    /// The host's egress policy refused the request: never retried.
+    Denied(String),
+    /// Connect, first-byte or between-bytes timeout.
+    Timeout(String),
+    /// Refused, reset or closed connection; a body cut short.
+    Connection(String),
+    /// Anything the HTTP layer rejected (invalid header, protocol error).
+    Protocol(String),
+}
+
+impl TransportError {
+    fn outcome(&self) -> Outcome<'static> {
+        match self {
+            TransportError::Denied(_) => Outcome::Denied,
+            TransportError::Timeout(_) => Outcome::Timeout,
+            TransportError::Connection(_) => Outcome::Connection,
+            TransportError::Protocol(_) => Outcome::Denied,
+        }
+    }
+
+    /// The final error once retries are over.
+    pub fn into_error(self, what: &str) -> Error {
+        match self {
+            TransportError::Denied(m) => {
+                Error::PermissionDenied(format!("{what}: the host refused the request: {m}"))
+            }
+            TransportError::Timeout(m) => Error::Unavailable(format!("{what}: timed out: {m}")),
+            TransportError::Connection(m) => {
+                Error::Unavailable(format!("{what}: connection failed: {m}"))
+            }
+            TransportError::Protocol(m) => Error::Other(format!("{what}: HTTP error: {m}")),
+        }
+    }
+}
+
+/// A response head and its still unread body.
+pub struct Response<B> {
+    pub status: u16,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: B,
+}
+
+impl<B> Response<B> {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A response body, read in chunks.
+pub trait ResponseBody {
+    /// Up to `max` bytes; `None` at the end of the body.
+    fn read(&mut self, max: usize) -> Result<Option<Vec<u8>>, TransportError>;
+}
+
+/// Everything the client needs from the outside world. Time and randomness
+/// come through here too, so the rest of the crate stays pure.
+pub trait Transport {
+    type Body: ResponseBody;
+    fn send(
+        &self,
+        req: &Request,
+        body: &[u8],
+        timeouts: &Timeouts,
+    ) -> Result<Response<Self::Body>, TransportError>;
+    /// Wall-clock seconds since the Unix epoch, for signatures.
+    fn unix_time(&self) -> u64;
+    /// A monotonic reading, for the retry budget.
+    fn monotonic(&self) -> Duration;
+    fn sleep(&self, duration: Duration);
+    fn random_u64(&self) -> u64;
+}
+
+/// Why a request failed in the end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// The server answered with an error status.
+    Rejected(S3Failure),
+    /// No usable answer.
+    Transport(TransportError),
+}
+
+impl SendError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            SendError::Rejected(f) => Some(f.status),
+            SendError::Transport(_) => None,
+        }
+    }
+
+    pub fn into_error(self, what: &str) -> Error {
+        match self {
+            SendError::Rejected(failure) => Error::from_s3(what, failure),
+            SendError::Transport(e) => e.into_error(what),
+        }
+    }
+}
+
+/// Counters a host can read back (the fault-injection tests report them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub requests: u64,
+    pub retries: u64,
+}
+
+pub struct Client<T> {
+    transport: T,
+    signer: RefCell<Signer>,
+    retry: RetryPolicy,
+    timeouts: Timeouts,
+    stats: Cell<Stats>,
+}
+
+impl<T: Transport> Client<T> {
+    pub fn new(config: &Config, transport: T) -> Self {
+        let signer = Signer::s3(
+            &config.access_key,
+            config.secret_key.clone(),
+            config.session_token.clone(),
+            &config.region,
+        );
+        Client {
+            transport,
+            signer: RefCell::new(signer),
+            retry: RetryPolicy {
+                max_retries: config.max_retries,
+                budget: config.retry_budget,
+            },
+            timeouts: config.timeouts,
+            stats: Cell::new(Stats::default()),
+        }
+    }
+
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    pub fn timeouts(&self) -> &Timeouts {
+        &self.timeouts
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats.get()
+    }
+
+    /// Counts a retry made outside [`Client::send`] (a resumed download).
+    pub fn count_retry(&self) {
+        let mut s = self.stats.get();
+        s.retries += 1;
+        self.stats.set(s);
+    }
+
+    /// Sends `req` with `body`, signed afresh for each attempt, and returns the
+    /// first 2xx response. Retryable failures are retried with backoff within
+    /// the policy's limits; the last failure is returned otherwise.
+    pub fn send(
+        &self,
+        req: &Request,
+        body: &[u8],
+        payload: Payload<'_>,
+    ) -> Result<Response<T::Body>, SendError> {
+        self.send_with(req, body, payload, Ok)
+    }
+
+    /// [`Client::send`], with `accept` judging each 2xx response: S3 may hide
+    /// an error in a 200 (CompleteMultipartUpload does), and such an error is
+    /// retried like any other.
+    pub fn send_with<R>(
+        &self,
+        req: &Request,
+        body: &[u8],
+        payload: Payload<'_>,
+        accept: impl Fn(Response<T::Body>) -> Result<R, S3Failure>,
+    ) -> Result<R, SendError> {
+        let start = self.transport.monotonic();
+        let mut attempt = 0;
+        loop {
+            let (error, retry_after) = match self.attempt(req, body, payload) {
+                Ok(response) => match accept(response) {
+                    Ok(accepted) => return Ok(accepted),
+                    Err(failure) => (SendError::Rejected(failure), None),
+                },
+                Err(failure) => failure,
+            };
+            let outcome = match &error {
+                SendError::Rejected(f) => Outcome::Status {
+                    status: f.status,
+                    code: &f.code,
+                    retry_after,
+                },
+                SendError::Transport(e) => e.outcome(),
+            };
+            let elapsed = self.transport.monotonic().saturating_sub(start);
+            let random = self.transport.random_u64();
+            match self.retry.decide(&outcome, attempt, elapsed, random) {
+                Decision::Retry(delay) => {
+                    self.count_retry();
+                    self.transport.sleep(delay);
+                    attempt += 1;
+                }
+                Decision::GiveUp => return Err(error),
+            }
+        }
+    }
+
+    /// One signed attempt. A non-2xx answer becomes a [`SendError::Rejected`]
+    /// with the server's error document and its `Retry-After`, if any.
+    fn attempt(
+        &self,
+        req: &Request,
+        body: &[u8],
+        payload: Payload<'_>,
+    ) -> Result<Response<T::Body>, (SendError, Option<Duration>)> {
+        let mut signed = req.clone();
+        // PUT and POST always say how long their body is: without it the HTTP
+        // layer would fall back to chunked encoding, which S3 rejects.
+        if !body.is_empty() || matches!(req.method, Method::Put | Method::Post) {
+            signed.set_header("content-length", &body.len().to_string());
+        }
+        let now = self.transport.unix_time();
+        self.signer.borrow().sign(&mut signed, payload, now);
+        let mut s = self.stats.get();
+        s.requests += 1;
+        self.stats.set(s);
+        let mut response = self
+            .transport
+            .send(&signed, body, &self.timeouts)
+            .map_err(|e| (SendError::Transport(e), None))?;
+        if (200..300).contains(&response.status) {
+            return Ok(response);
+        }
+        let retry_after = response
+            .header("retry-after")
+            .and_then(|v| crate::retry::parse_retry_after(v, now));
+        let document = read_capped(&mut response.body, MAX_ERROR_BODY);
+        let mut failure = xml::parse_error(response.status, &document);
+        if failure.request_id.is_empty() {
+            failure.request_id = response
+                .header("x-amz-request-id")
+                .unwrap_or_default()
+                .to_owned();
+        }
+        Err((SendError::Rejected(failure), retry_after))
+    }
+}
+
+/// Reads a body to its end or to `cap` bytes, whichever comes first. A body
+/// that fails half-way yields what was read: it only feeds an error message.
+pub fn read_capped<B: ResponseBody>(body: &mut B, cap: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    while out.len() < cap {
+        match body.read(cap - out.len()) {
+            Ok(Some(chunk)) => out.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    out
+}

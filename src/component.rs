@@ -1,0 +1,205 @@
+//! The export glue: WIT `kloset-store` onto [`crate::store`]. Conversions only;
+//! every decision lives in the pure modules.
+
+use std::cell::RefCell;
+
+use crate::config::Config;
+use crate::download::Download;
+use crate::error::Error;
+use crate::layout::{Kind, Mac};
+use crate::store::{Listing, Store};
+use crate::transport::WasiTransport;
+use crate::upload::Upload;
+
+wit_bindgen::generate!({
+    world: "kloset-s3",
+    path: "wit",
+    with: {
+        "wasi:http/outgoing-handler@0.2.12": wasi::http::outgoing_handler,
+        "wasi:http/types@0.2.12": wasi::http::types,
+        "wasi:io/poll@0.2.12": wasi::io::poll,
+        "wasi:io/streams@0.2.12": wasi::io::streams,
+        "wasi:io/error@0.2.12": wasi::io::error,
+        "wasi:clocks/monotonic-clock@0.2.12": wasi::clocks::monotonic_clock,
+        "wasi:clocks/wall-clock@0.2.12": wasi::clocks::wall_clock,
+        "wasi:random/random@0.2.12": wasi::random::random,
+    },
+});
+
+use exports::kloset::s3::kloset_store as wit;
+
+struct Component;
+
+export!(Component);
+
+type WitResult<T> = Result<T, wit::Error>;
+
+impl wit::Guest for Component {
+    type Store = StoreResource;
+    type Listing = ListingResource;
+    type Upload = UploadResource;
+    type Download = DownloadResource;
+
+    fn new_store(config: Vec<(String, String)>) -> WitResult<wit::Store> {
+        let config = Config::parse(&config).map_err(to_wit)?;
+        Ok(wit::Store::new(StoreResource {
+            inner: Store::new(config, WasiTransport),
+        }))
+    }
+}
+
+struct StoreResource {
+    inner: Store<WasiTransport>,
+}
+
+struct ListingResource(RefCell<Listing<WasiTransport>>);
+struct UploadResource(RefCell<Upload<WasiTransport>>);
+struct DownloadResource(RefCell<Download<WasiTransport>>);
+
+impl wit::GuestStore for StoreResource {
+    fn create(&self, config: Vec<u8>) -> WitResult<()> {
+        self.inner.create(&config).map_err(to_wit)
+    }
+
+    fn open(&self) -> WitResult<Vec<u8>> {
+        self.inner.open().map_err(to_wit)
+    }
+
+    fn ping(&self) -> WitResult<()> {
+        self.inner.ping().map_err(to_wit)
+    }
+
+    fn origin(&self) -> String {
+        self.inner.shared().config.origin()
+    }
+
+    fn type_(&self) -> String {
+        "s3".into()
+    }
+
+    fn root(&self) -> String {
+        self.inner.shared().config.root()
+    }
+
+    fn flags(&self) -> u32 {
+        0
+    }
+
+    fn mode(&self) -> WitResult<wit::Mode> {
+        self.inner.shared().check_open().map_err(to_wit)?;
+        Ok(if self.inner.readable() {
+            wit::Mode::READ | wit::Mode::WRITE
+        } else {
+            wit::Mode::WRITE
+        })
+    }
+
+    fn size(&self) -> WitResult<i64> {
+        self.inner.size().map_err(to_wit)
+    }
+
+    fn list(&self, kind: wit::ResourceKind) -> WitResult<wit::Listing> {
+        let listing = self.inner.list(kind_of(kind)?).map_err(to_wit)?;
+        Ok(wit::Listing::new(ListingResource(RefCell::new(listing))))
+    }
+
+    fn put(&self, kind: wit::ResourceKind, mac: Vec<u8>) -> WitResult<wit::Upload> {
+        let upload = self
+            .inner
+            .put(kind_of(kind)?, &mac_of(&mac)?)
+            .map_err(to_wit)?;
+        Ok(wit::Upload::new(UploadResource(RefCell::new(upload))))
+    }
+
+    fn get(
+        &self,
+        kind: wit::ResourceKind,
+        mac: Vec<u8>,
+        range: Option<wit::Range>,
+    ) -> WitResult<wit::Download> {
+        let range = range.map(|r| (r.offset, r.length));
+        let download = self
+            .inner
+            .get(kind_of(kind)?, &mac_of(&mac)?, range)
+            .map_err(to_wit)?;
+        Ok(wit::Download::new(DownloadResource(RefCell::new(download))))
+    }
+
+    fn delete(&self, kind: wit::ResourceKind, mac: Vec<u8>) -> WitResult<()> {
+        self.inner
+            .delete(kind_of(kind)?, &mac_of(&mac)?)
+            .map_err(to_wit)
+    }
+
+    fn close(&self) -> WitResult<()> {
+        self.inner.close().map_err(to_wit)
+    }
+}
+
+impl wit::GuestListing for ListingResource {
+    fn next_page(&self) -> WitResult<Option<Vec<Vec<u8>>>> {
+        let page = self.0.borrow_mut().next_page().map_err(to_wit)?;
+        Ok(page.map(|macs| macs.iter().map(|m| m.0.to_vec()).collect()))
+    }
+}
+
+impl wit::GuestUpload for UploadResource {
+    fn write(&self, data: Vec<u8>) -> WitResult<()> {
+        self.0.borrow_mut().write(&data).map_err(to_wit)
+    }
+
+    fn finish(&self) -> WitResult<u64> {
+        self.0.borrow_mut().finish().map_err(to_wit)
+    }
+
+    fn abort(&self) -> WitResult<()> {
+        self.0.borrow_mut().abort().map_err(to_wit)
+    }
+}
+
+impl wit::GuestDownload for DownloadResource {
+    fn length(&self) -> u64 {
+        self.0.borrow().length()
+    }
+
+    fn read(&self, max: u32) -> WitResult<Option<Vec<u8>>> {
+        self.0.borrow_mut().read(max as usize).map_err(to_wit)
+    }
+}
+
+fn kind_of(kind: wit::ResourceKind) -> WitResult<Kind> {
+    match kind {
+        wit::ResourceKind::Packfile => Ok(Kind::Packfile),
+        wit::ResourceKind::State => Ok(Kind::State),
+        wit::ResourceKind::Lock => Ok(Kind::Lock),
+        wit::ResourceKind::EccPackfile | wit::ResourceKind::EccState => Err(to_wit(
+            Error::Unsupported("the S3 store keeps no ECC packfiles or states".into()),
+        )),
+    }
+}
+
+fn mac_of(mac: &[u8]) -> WitResult<Mac> {
+    Mac::from_slice(mac).map_err(to_wit)
+}
+
+fn to_wit(error: Error) -> wit::Error {
+    match error {
+        Error::NotFound(m) => wit::Error::NotFound(m),
+        Error::AlreadyExists(m) => wit::Error::AlreadyExists(m),
+        Error::InvalidConfig { key, message } => {
+            wit::Error::InvalidConfig(wit::ConfigFailure { key, message })
+        }
+        Error::InvalidArgument(m) => wit::Error::InvalidArgument(m),
+        Error::Auth(f) => wit::Error::Auth(wit::S3Failure {
+            status: f.status,
+            code: f.code,
+            message: f.message,
+            request_id: f.request_id,
+        }),
+        Error::PermissionDenied(m) => wit::Error::PermissionDenied(m),
+        Error::Unsupported(m) => wit::Error::Unsupported(m),
+        Error::Corrupted(m) => wit::Error::Corrupted(m),
+        Error::Unavailable(m) => wit::Error::Unavailable(m),
+        Error::Other(m) => wit::Error::Other(m),
+    }
+}

@@ -1,0 +1,350 @@
+//! Reading an object, or a range of it, as a stream that is checked end to end
+//! and survives a connection cut mid-body.
+//!
+//! A full read is verified against the digest recorded at write time (see
+//! [`crate::integrity`]); its end is reported only after the check, so a reader
+//! that sees the end has the right bytes. A ranged read is checked for its exact
+//! `Content-Range` and length. When the body fails half-way, the read resumes
+//! with a `Range` from the first byte not yet delivered and `If-Match` on the
+//! ETag, so no byte is delivered twice and no other version is spliced in.
+
+use std::rc::Rc;
+
+use crate::actions::{self, ByteRange};
+use crate::client::{ResponseBody, Transport, TransportError};
+use crate::error::{Error, Result};
+use crate::integrity::{self, Verifier};
+use crate::retry::{Decision, Outcome};
+use crate::sigv4::Payload;
+use crate::store::Shared;
+
+pub struct Download<T: Transport> {
+    shared: Rc<Shared<T>>,
+    key: String,
+    /// The absolute byte range delivered, when a range was asked for.
+    range: Option<ByteRange>,
+    etag: String,
+    body: Option<T::Body>,
+    length: u64,
+    delivered: u64,
+    verifier: Option<Verifier>,
+    /// Set once the stream ended, well or badly: every later read repeats it.
+    end: Option<Result<()>>,
+    resumes: u32,
+}
+
+impl<T: Transport> Download<T> {
+    /// Starts the GET. `range` is kloset's (offset, length).
+    pub fn open(shared: Rc<Shared<T>>, key: String, range: Option<(u64, u32)>) -> Result<Self> {
+        let range = match range {
+            Some((_, 0)) => return Ok(Self::empty(shared, key)),
+            Some((offset, length)) => Some(ByteRange {
+                first: offset,
+                last: offset.checked_add(u64::from(length) - 1).ok_or_else(|| {
+                    Error::InvalidArgument(format!("range at offset {offset} overflows"))
+                })?,
+            }),
+            None => None,
+        };
+        let req = actions::get_object(&shared.bucket, &key, range, None, &shared.object);
+        let response = match shared.client.send(&req, &[], Payload::Empty) {
+            Ok(response) => response,
+            Err(e) if e.status() == Some(416) => {
+                return Err(Error::InvalidArgument(format!(
+                    "range {} of {key} starts past the end of the object",
+                    describe(range)
+                )))
+            }
+            Err(e) => return Err(e.into_error(&key)),
+        };
+        let header = |name: &str| response.header(name).map(str::to_owned);
+        let etag = header("etag")
+            .map(|v| v.trim().trim_matches('"').to_owned())
+            .unwrap_or_default();
+        let length = body_length(&header, &key, range, response.status)?;
+        let verifier = match range {
+            None => Some(Verifier::new(integrity::expected(
+                header,
+                length,
+                shared.config.verify_etag,
+            )?)),
+            Some(_) => None,
+        };
+        Ok(Download {
+            shared,
+            key,
+            range,
+            etag,
+            body: Some(response.body),
+            length,
+            delivered: 0,
+            verifier,
+            end: None,
+            resumes: 0,
+        })
+    }
+
+    fn empty(shared: Rc<Shared<T>>, key: String) -> Self {
+        Download {
+            shared,
+            key,
+            range: None,
+            etag: String::new(),
+            body: None,
+            length: 0,
+            delivered: 0,
+            verifier: None,
+            end: Some(Ok(())),
+            resumes: 0,
+        }
+    }
+
+    /// How many bytes the download delivers in all.
+    pub fn length(&self) -> u64 {
+        self.length
+    }
+
+    /// The next bytes (at most `max`), or `None` at a verified end.
+    pub fn read(&mut self, max: usize) -> Result<Option<Vec<u8>>> {
+        self.shared.check_open()?;
+        if let Some(end) = &self.end {
+            return end.clone().map(|()| None);
+        }
+        if self.delivered == self.length {
+            let end = self.verify();
+            self.end = Some(end.clone());
+            return end.map(|()| None);
+        }
+        let want = (self.length - self.delivered).min(max.max(1) as u64) as usize;
+        match self.next_chunk(want) {
+            Ok(chunk) => {
+                if let Some(verifier) = &mut self.verifier {
+                    verifier.update(&chunk);
+                }
+                self.delivered += chunk.len() as u64;
+                Ok(Some(chunk))
+            }
+            Err(error) => {
+                self.end = Some(Err(error.clone()));
+                Err(error)
+            }
+        }
+    }
+
+    fn verify(&mut self) -> Result<()> {
+        match self.verifier.take() {
+            Some(verifier) => verifier
+                .finish()
+                .map_err(|why| Error::Corrupted(format!("{}: {why}", self.key))),
+            None => Ok(()),
+        }
+    }
+
+    /// One non-empty chunk of at most `want` bytes, resuming the GET as often
+    /// as the retry policy allows when the body breaks off.
+    fn next_chunk(&mut self, want: usize) -> Result<Vec<u8>> {
+        loop {
+            let failure = match self.body.as_mut().map(|b| b.read(want)) {
+                Some(Ok(Some(chunk))) if chunk.len() <= want && !chunk.is_empty() => {
+                    return Ok(chunk)
+                }
+                Some(Ok(Some(chunk))) if chunk.is_empty() => continue,
+                Some(Ok(Some(_))) => {
+                    TransportError::Protocol("the server sent more bytes than announced".into())
+                }
+                Some(Ok(None)) => TransportError::Connection(format!(
+                    "body ended after {} of {} bytes",
+                    self.delivered, self.length
+                )),
+                Some(Err(e)) => e,
+                None => TransportError::Connection("no body".into()),
+            };
+            self.body = None;
+            self.resume(failure)?;
+        }
+    }
+
+    /// Re-requests the bytes not yet delivered, after the policy's delay.
+    fn resume(&mut self, failure: TransportError) -> Result<()> {
+        let client = &self.shared.client;
+        let outcome = match &failure {
+            TransportError::Timeout(_) => Outcome::Timeout,
+            TransportError::Connection(_) => Outcome::Connection,
+            TransportError::Denied(_) | TransportError::Protocol(_) => Outcome::Denied,
+        };
+        let random = client.transport().random_u64();
+        match client.retry_policy().decide(
+            &outcome,
+            self.resumes,
+            std::time::Duration::ZERO,
+            random,
+        ) {
+            Decision::Retry(delay) => {
+                client.count_retry();
+                client.transport().sleep(delay);
+                self.resumes += 1;
+            }
+            Decision::GiveUp => {
+                return Err(Error::Unavailable(format!(
+                    "reading {} broke off after {} of {} bytes: {}",
+                    self.key,
+                    self.delivered,
+                    self.length,
+                    failure_text(&failure)
+                )))
+            }
+        }
+        let start = self.range.map_or(0, |r| r.first) + self.delivered;
+        let rest = ByteRange {
+            first: start,
+            last: self.range.map_or(self.length - 1, |r| r.last),
+        };
+        let etag = (!self.etag.is_empty()).then_some(self.etag.as_str());
+        let s = &self.shared;
+        let req = actions::get_object(&s.bucket, &self.key, Some(rest), etag, &s.object);
+        let response = s
+            .client
+            .send(&req, &[], Payload::Empty)
+            .map_err(|e| match e.status() {
+                Some(412) => {
+                    Error::Corrupted(format!("{} changed while it was being read", self.key))
+                }
+                _ => e.into_error(&self.key),
+            })?;
+        let header = |name: &str| response.header(name).map(str::to_owned);
+        body_length(&header, &self.key, Some(rest), response.status)?;
+        self.body = Some(response.body);
+        Ok(())
+    }
+}
+
+fn failure_text(failure: &TransportError) -> &str {
+    match failure {
+        TransportError::Denied(m)
+        | TransportError::Timeout(m)
+        | TransportError::Connection(m)
+        | TransportError::Protocol(m) => m,
+    }
+}
+
+fn describe(range: Option<ByteRange>) -> String {
+    range.map_or_else(|| "all".into(), |r| format!("{}-{}", r.first, r.last))
+}
+
+/// The number of bytes the response must deliver, checked against what was
+/// asked: a ranged answer must cover exactly the range (a range that runs past
+/// the end of the object is an error, never a short read).
+fn body_length(
+    header: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    range: Option<ByteRange>,
+    status: u16,
+) -> Result<u64> {
+    let length = header("content-length")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .ok_or_else(|| Error::Other(format!("GET {key}: the server sent no Content-Length")))?;
+    let Some(range) = range else {
+        return Ok(length);
+    };
+    if status != 206 {
+        return Err(Error::Other(format!(
+            "GET {key} bytes {}: the server answered {status} instead of 206 Partial Content",
+            describe(Some(range))
+        )));
+    }
+    let content_range = header("content-range").unwrap_or_default();
+    let (first, last, total) = parse_content_range(&content_range).ok_or_else(|| {
+        Error::Other(format!(
+            "GET {key}: unreadable Content-Range `{content_range}`"
+        ))
+    })?;
+    if first != range.first || last > range.last || length != last - first + 1 {
+        return Err(Error::Other(format!(
+            "GET {key}: asked bytes {}, the server sent {content_range} ({length} bytes)",
+            describe(Some(range))
+        )));
+    }
+    if last < range.last {
+        return Err(Error::InvalidArgument(format!(
+            "range {} of {key} runs past the end of the object ({total} bytes)",
+            describe(Some(range))
+        )));
+    }
+    Ok(length)
+}
+
+/// `bytes first-last/total` (total may be `*`).
+fn parse_content_range(value: &str) -> Option<(u64, u64, String)> {
+    let rest = value.trim().strip_prefix("bytes ")?;
+    let (span, total) = rest.split_once('/')?;
+    let (first, last) = span.split_once('-')?;
+    let (first, last) = (first.parse().ok()?, last.parse().ok()?);
+    (first <= last).then(|| (first, last, total.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn ranged_answers_must_cover_the_range_exactly() {
+        let range = Some(ByteRange {
+            first: 10,
+            last: 19,
+        });
+        let good = [
+            ("content-length", "10"),
+            ("content-range", "bytes 10-19/100"),
+        ];
+        assert_eq!(body_length(&headers(&good), "k", range, 206), Ok(10));
+        let short = [("content-length", "5"), ("content-range", "bytes 10-14/15")];
+        assert!(matches!(
+            body_length(&headers(&short), "k", range, 206),
+            Err(Error::InvalidArgument(_))
+        ));
+        let shifted = [
+            ("content-length", "10"),
+            ("content-range", "bytes 11-20/100"),
+        ];
+        assert!(matches!(
+            body_length(&headers(&shifted), "k", range, 206),
+            Err(Error::Other(_))
+        ));
+        let lying = [
+            ("content-length", "9"),
+            ("content-range", "bytes 10-19/100"),
+        ];
+        assert!(body_length(&headers(&lying), "k", range, 206).is_err());
+        assert!(body_length(&headers(&good), "k", range, 200).is_err());
+    }
+
+    #[test]
+    fn full_answers_need_a_length() {
+        assert_eq!(
+            body_length(&headers(&[("content-length", "7")]), "k", None, 200),
+            Ok(7)
+        );
+        assert!(body_length(&headers(&[]), "k", None, 200).is_err());
+    }
+
+    #[test]
+    fn content_range_parses_strictly() {
+        assert_eq!(
+            parse_content_range("bytes 0-9/10"),
+            Some((0, 9, "10".into()))
+        );
+        assert_eq!(parse_content_range("bytes 0-9/*").map(|r| r.1), Some(9));
+        assert_eq!(parse_content_range("bytes 9-0/10"), None);
+        assert_eq!(parse_content_range("0-9/10"), None);
+        assert_eq!(parse_content_range("bytes x-9/10"), None);
+    }
+}

@@ -1,1 +1,333 @@
+//! The test bed every integration test uses: the S3 servers to run each test
+//! against, their keys, and what each can be trusted to check.
+//!
+//! Why several servers: each S3 implementation lets different mistakes through
+//! (see `Caps`), so a test that passes on one server proves little. The
+//! in-process s3s-fs always runs. The external servers run when `.ci/run` (or
+//! a developer) starts them and describes them in the environment:
+//!
+//! - `KLOSET_TEST_SERVERS=moto,radosgw`: the external servers to use;
+//! - per server NAME (upper case): `KLOSET_TEST_<NAME>_ENDPOINT=127.0.0.1:PORT`,
+//!   `KLOSET_TEST_<NAME>_ACCESS_KEY`, `KLOSET_TEST_<NAME>_SECRET_KEY`;
+//! - `KLOSET_TEST_REQUIRE=moto,radosgw`: servers that must be configured. CI
+//!   sets it so that a run can never pass by silently skipping a server.
 
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use kloset_host::testbed::S3sFsServer;
+
+/// One S3 server to run a test against.
+pub struct TestServer {
+    /// `"s3s-fs"`, `"moto"` or `"radosgw"`: for messages and `Caps`.
+    pub name: &'static str,
+    /// `127.0.0.1:PORT`, plain HTTP, path-style.
+    pub endpoint: String,
+    pub access_key: String,
+    pub secret_key: String,
+    pub caps: Caps,
+    /// Keeps the in-process server running as long as this value lives.
+    in_process: Option<S3sFsServer>,
+}
+
+/// What a server enforces, measured on these servers (see
+/// `/work/shared/notes/s3-servers.md`). A test of a check that the client
+/// relies on the server for runs only where the server does it; a test that
+/// the client itself catches a fault runs everywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caps {
+    /// Versioning and Object Lock (retention, legal hold) are implemented.
+    pub object_lock: bool,
+    /// SSE-C headers are honoured: a GET without (or with another) key fails.
+    pub sse_c_enforced: bool,
+    /// A wrong `Content-MD5` is refused (400 BadDigest).
+    pub content_md5_checked: bool,
+    /// `PUT` with `If-None-Match: *` is refused (412) when the key exists.
+    pub conditional_put: bool,
+    /// `PUT` with `If-Match: <current ETag>` succeeds (radosgw 16 wrongly 412s).
+    pub if_match_put: bool,
+    /// Signature, clock skew and `x-amz-content-sha256` are all checked.
+    pub strict_sigv4: bool,
+    /// ListObjectsV2 returns at most 1000 keys whatever `max-keys` asks.
+    pub list_max_keys_capped: bool,
+}
+
+/// s3s-fs 0.14.1 with its SigV4 auth on, as `kloset_host::testbed` runs it.
+const S3S_FS: Caps = Caps {
+    object_lock: false,
+    sse_c_enforced: false,
+    content_md5_checked: true,
+    conditional_put: true,
+    if_match_put: true,
+    strict_sigv4: true,
+    list_max_keys_capped: false,
+};
+
+/// With IAM auth on (as .ci/start-moto.sh runs it) moto checks signatures,
+/// but neither clock skew nor payload hashes. Its GetObjectRetention answers 500.
+const MOTO: Caps = Caps {
+    object_lock: true,
+    sse_c_enforced: false,
+    content_md5_checked: false,
+    conditional_put: true,
+    if_match_put: true,
+    strict_sigv4: false,
+    list_max_keys_capped: false,
+};
+
+/// Ceph 16 (Pacific), as .ci/start-radosgw.sh runs it.
+const RADOSGW: Caps = Caps {
+    object_lock: true,
+    sse_c_enforced: true,
+    content_md5_checked: true,
+    conditional_put: true,
+    if_match_put: false,
+    strict_sigv4: true,
+    list_max_keys_capped: true,
+};
+
+/// The external servers this test bed knows how to describe.
+const EXTERNAL: [(&str, Caps); 2] = [("moto", MOTO), ("radosgw", RADOSGW)];
+
+/// Every server to run a test against: a fresh in-process s3s-fs, then each
+/// external server configured in the environment. Call it once per test and
+/// keep the result alive for the whole test: dropping it stops s3s-fs.
+///
+/// # Panics
+/// When the environment is inconsistent (an unknown server name, a missing
+/// or non-loopback endpoint, a missing key, a required server not configured):
+/// a misconfigured run must fail, never test less than it claims.
+pub async fn servers() -> Vec<TestServer> {
+    let external = external_servers();
+    let mut servers = Vec::with_capacity(external.len() + 1);
+    servers.push(s3s_fs().await);
+    servers.extend(external);
+    servers
+}
+
+async fn s3s_fs() -> TestServer {
+    // Fresh keys for each server: a test cannot pass by hard-coding them.
+    let access_key = format!("S3SFS{}", unique_token()).to_ascii_uppercase();
+    let secret_key = format!("secret-{}", unique_token());
+    let server = S3sFsServer::start(&access_key, &secret_key)
+        .await
+        .unwrap_or_else(|e| panic!("cannot start the in-process s3s-fs server: {e}"));
+    TestServer {
+        name: "s3s-fs",
+        endpoint: server.endpoint().to_string(),
+        access_key,
+        secret_key,
+        caps: S3S_FS,
+        in_process: Some(server),
+    }
+}
+
+fn external_servers() -> Vec<TestServer> {
+    let configured = names("KLOSET_TEST_SERVERS");
+    for (name, _) in names("KLOSET_TEST_REQUIRE") {
+        assert!(
+            configured.iter().any(|(configured, _)| *configured == name),
+            "KLOSET_TEST_REQUIRE requires the S3 server `{name}` but KLOSET_TEST_SERVERS does not list it; \
+             run the tests through .ci/run, which starts it"
+        );
+    }
+    configured
+        .into_iter()
+        .map(|(name, caps)| external_server(name, caps))
+        .collect()
+}
+
+fn external_server(name: &'static str, caps: Caps) -> TestServer {
+    let var = |field: &str| {
+        let key = format!("KLOSET_TEST_{}_{field}", name.to_ascii_uppercase());
+        match std::env::var(&key) {
+            Ok(value) if !value.is_empty() => value,
+            _ => panic!("KLOSET_TEST_SERVERS lists `{name}` but {key} is not set"),
+        }
+    };
+    let endpoint = var("ENDPOINT");
+    let loopback = endpoint
+        .parse::<SocketAddr>()
+        .is_ok_and(|a| a.ip().is_loopback());
+    assert!(
+        loopback,
+        "KLOSET_TEST_{}_ENDPOINT is `{endpoint}`: tests talk only to 127.0.0.1:PORT",
+        name.to_ascii_uppercase()
+    );
+    TestServer {
+        name,
+        endpoint,
+        access_key: var("ACCESS_KEY"),
+        secret_key: var("SECRET_KEY"),
+        caps,
+        in_process: None,
+    }
+}
+
+/// The servers named in a comma-separated variable; unset means none.
+fn names(var: &str) -> Vec<(&'static str, Caps)> {
+    let value = std::env::var(var).unwrap_or_default();
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            EXTERNAL
+                .into_iter()
+                .find(|(known, _)| *known == name)
+                .unwrap_or_else(|| {
+                    let known: Vec<&str> = EXTERNAL.iter().map(|(known, _)| *known).collect();
+                    panic!(
+                        "{var} names `{name}`; known S3 servers: {}",
+                        known.join(", ")
+                    )
+                })
+        })
+        .collect()
+}
+
+/// A valid S3 bucket name (lowercase letters, digits, hyphens; 3–63
+/// characters) that no other call returns, in this process or another: the
+/// external servers live for a whole CI run and are shared by every test.
+/// `tag` (the test's name, say) only helps a human reading server logs.
+pub fn unique_bucket(tag: &str) -> String {
+    let tag: String = tag
+        .chars()
+        .take(30)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("kt-{tag}-{}", unique_token())
+}
+
+/// `<pid>-<ms since epoch>-<counter>`, in hex: unique per call within a
+/// process (counter), across concurrent processes (pid), and across runs
+/// against a long-lived server that sees a pid again (time).
+fn unique_token() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{:x}-{millis:x}-{count:x}", std::process::id())
+}
+
+impl TestServer {
+    /// The store configuration (the component's key/value pairs) for
+    /// `bucket`/`prefix` on this server, plus `extra` pairs. Plain HTTP: the
+    /// test servers have no TLS. An empty `prefix` means the bucket's root.
+    pub fn config(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        extra: &[(&str, &str)],
+    ) -> Vec<(String, String)> {
+        let location = match prefix {
+            "" => format!("s3://{}/{bucket}", self.endpoint),
+            _ => format!("s3://{}/{bucket}/{prefix}", self.endpoint),
+        };
+        let mut config = vec![
+            ("location".to_owned(), location),
+            ("access_key".to_owned(), self.access_key.clone()),
+            ("secret_access_key".to_owned(), self.secret_key.clone()),
+            ("use_tls".to_owned(), "false".to_owned()),
+        ];
+        config.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        config
+    }
+
+    /// The in-process server, for tests that reach behind the client (e.g.
+    /// corrupt a stored object through its data directory); `None` for
+    /// external servers.
+    pub fn in_process(&self) -> Option<&S3sFsServer> {
+        self.in_process.as_ref()
+    }
+}
+
+impl std::fmt::Debug for TestServer {
+    /// Names the server and endpoint, never the secret key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestServer")
+            .field("name", &self.name)
+            .field("endpoint", &self.endpoint)
+            .field("caps", &self.caps)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_valid_bucket_name(name: &str) -> bool {
+        (3..=63).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+    }
+
+    #[test]
+    fn unique_bucket_names_are_valid_and_distinct() {
+        let long = "Some_Test::with a VERY long name that goes on and on and on";
+        let names: Vec<String> = ["x", "", long, long]
+            .iter()
+            .map(|t| unique_bucket(t))
+            .collect();
+        for name in &names {
+            assert!(is_valid_bucket_name(name), "{name}");
+        }
+        assert_ne!(names[2], names[3]);
+    }
+
+    /// In CI this checks the wiring from .ci/run's environment to here.
+    #[tokio::test]
+    async fn servers_are_s3s_fs_then_the_configured_ones() {
+        let servers = servers().await;
+        assert_eq!(servers[0].name, "s3s-fs");
+        assert!(servers[0].in_process().is_some());
+        for (name, _) in names("KLOSET_TEST_REQUIRE") {
+            assert!(servers.iter().any(|s| s.name == name), "{name} missing");
+        }
+        for server in &servers {
+            assert!(server.endpoint.starts_with("127.0.0.1:"), "{server:?}");
+        }
+    }
+
+    #[test]
+    fn config_names_endpoint_bucket_prefix_and_keys() {
+        let server = TestServer {
+            name: "moto",
+            endpoint: "127.0.0.1:9000".into(),
+            access_key: "AK".into(),
+            secret_key: "SECRETVALUE".into(),
+            caps: MOTO,
+            in_process: None,
+        };
+        let pairs = server.config("b", "p/q", &[("part_size", "5MiB")]);
+        let get = |k: &str| {
+            pairs
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("location"), Some("s3://127.0.0.1:9000/b/p/q"));
+        assert_eq!(get("access_key"), Some("AK"));
+        assert_eq!(get("secret_access_key"), Some("SECRETVALUE"));
+        assert_eq!(get("use_tls"), Some("false"));
+        assert_eq!(get("part_size"), Some("5MiB"));
+        assert_eq!(server.config("b", "", &[])[0].1, "s3://127.0.0.1:9000/b");
+        assert!(!format!("{server:?}").contains("SECRETVALUE"));
+    }
+}

@@ -1,0 +1,258 @@
+//! In-process S3 servers for the demo, the integration tests and the benchmark.
+//!
+//! Why in-process: every test run and every demo needs a real S3 endpoint that
+//! checks SigV4 strictly (signature, clock skew, payload hash), with nothing to
+//! install. s3s-fs (the `s3s` crate's file-system backend) is one. It runs on a
+//! thread and tokio runtime of its own, so it keeps serving whatever the caller
+//! does with its own runtime (a current-thread test runtime, a blocking call).
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use s3s::auth::SimpleAuth;
+use s3s::service::{S3Service, S3ServiceBuilder};
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// How long a stopping server lets requests in flight finish before it drops
+/// them: long enough for a test's last request, short enough not to stall a drop.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// An s3s-fs S3 server on `127.0.0.1:<free port>`, storing buckets as
+/// directories under a fresh temporary directory, accepting only requests
+/// signed (SigV4) with the one key pair it was started with.
+///
+/// Dropping it stops the server (requests in flight get [`SHUTDOWN_GRACE`] to
+/// finish) and then deletes its data directory.
+#[derive(Debug)]
+pub struct S3sFsServer {
+    endpoint: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+    // Declared last: dropped after `Drop::drop` has stopped the server.
+    root: TempDir,
+}
+
+impl S3sFsServer {
+    /// Starts the server. It accepts connections as soon as this returns.
+    ///
+    /// # Errors
+    /// When the temporary directory, the listening socket or the server's
+    /// thread or runtime cannot be created.
+    pub async fn start(access_key: &str, secret_key: &str) -> io::Result<S3sFsServer> {
+        let root = tempfile::Builder::new()
+            .prefix("kloset-s3s-fs-")
+            .tempdir()?;
+        let fs = s3s_fs::FileSystem::new(root.path()).map_err(|e| {
+            io::Error::other(format!(
+                "s3s-fs cannot use {}: {e:?}",
+                root.path().display()
+            ))
+        })?;
+        let mut builder = S3ServiceBuilder::new(fs);
+        builder.set_auth(SimpleAuth::from_single(access_key, secret_key));
+        let service = builder.build();
+
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("s3s-fs")
+            .enable_all()
+            .build()?;
+        // Bound here, before returning, so that the endpoint is known and
+        // connections queue even before the server thread runs.
+        let listener = {
+            let _in_runtime = runtime.enter();
+            TcpListener::from_std(bind_loopback()?)?
+        };
+        let endpoint = listener.local_addr()?;
+        let (shutdown, stop) = oneshot::channel();
+        let thread = std::thread::Builder::new()
+            .name("s3s-fs".into())
+            .spawn(move || runtime.block_on(serve(listener, service, stop)))?;
+        Ok(S3sFsServer {
+            endpoint,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+            root,
+        })
+    }
+
+    /// Where to send requests (path-style, plain HTTP).
+    pub fn endpoint(&self) -> SocketAddr {
+        self.endpoint
+    }
+
+    /// The data directory: bucket `b`, key `k` is the file `root/b/k`. Tests
+    /// corrupt or delete objects behind the client's back through it.
+    pub fn root(&self) -> &Path {
+        self.root.path()
+    }
+}
+
+impl Drop for S3sFsServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            // Err only if the server already stopped: nothing left to tell.
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            // Err only if the server thread panicked; a drop must not panic too.
+            let _ = thread.join();
+        }
+    }
+}
+
+fn bind_loopback() -> io::Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+/// Serves HTTP/1.1 connections until `stop` fires (or its sender is dropped),
+/// then lets open connections finish for at most [`SHUTDOWN_GRACE`].
+async fn serve(listener: TcpListener, service: S3Service, mut stop: oneshot::Receiver<()>) {
+    let graceful = GracefulShutdown::new();
+    let http = http1::Builder::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                // An accept error (say, out of file descriptors) concerns one
+                // connection; the server keeps going, as s3s-fs's own binary does.
+                let Ok((stream, _)) = accepted else { continue };
+                let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service.clone()));
+                // A connection error (client gone mid-request) ends only that connection.
+                tokio::spawn(async move { let _ = connection.await; });
+            }
+            _ = &mut stop => break,
+        }
+    }
+    drop(listener);
+    // Elapsed: the connections still open are dropped with the runtime.
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use s3s::dto::{Timestamp, TimestampFormat};
+    use sha2::{Digest, Sha256};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    const ACCESS_KEY: &str = "AKIDTESTBED";
+    const SECRET_KEY: &str = "testbed-secret-key";
+
+    #[tokio::test]
+    async fn checks_sigv4_and_stores_under_root() {
+        let server = S3sFsServer::start(ACCESS_KEY, SECRET_KEY).await.unwrap();
+        let endpoint = server.endpoint();
+        assert!(endpoint.ip().is_loopback());
+
+        let (status, body) = request(endpoint, "PUT", "/unsigned", None).await;
+        assert_eq!(status, 403, "an unsigned request must be refused: {body}");
+        let (status, body) = request(endpoint, "PUT", "/forged", Some("not-the-secret")).await;
+        assert_eq!(status, 403, "a wrong signature must be refused: {body}");
+        assert!(body.contains("SignatureDoesNotMatch"), "{body}");
+        assert!(!server.root().join("unsigned").exists() && !server.root().join("forged").exists());
+
+        let (status, body) = request(endpoint, "PUT", "/signed", Some(SECRET_KEY)).await;
+        assert_eq!(status, 200, "a correctly signed request must pass: {body}");
+        assert!(server.root().join("signed").is_dir());
+
+        let root = server.root().to_path_buf();
+        drop(server);
+        assert!(
+            !root.exists(),
+            "dropping the server removes its data directory"
+        );
+        assert!(
+            tokio::net::TcpStream::connect(endpoint).await.is_err(),
+            "dropping the server closes its port"
+        );
+    }
+
+    /// Sends an empty-bodied request, signed with `secret` when given, and
+    /// returns the status and the whole response.
+    async fn request(
+        endpoint: SocketAddr,
+        method: &str,
+        path: &str,
+        secret: Option<&str>,
+    ) -> (u16, String) {
+        let empty_sha256 = hex(&Sha256::digest(b""));
+        let amz_date = amz_date_now();
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nhost: {endpoint}\r\nx-amz-content-sha256: {empty_sha256}\r\n\
+             x-amz-date: {amz_date}\r\ncontent-length: 0\r\nconnection: close\r\n"
+        );
+        if let Some(secret) = secret {
+            let canonical = format!(
+                "{method}\n{path}\n\nhost:{endpoint}\nx-amz-content-sha256:{empty_sha256}\nx-amz-date:{amz_date}\n\n\
+                 host;x-amz-content-sha256;x-amz-date\n{empty_sha256}"
+            );
+            let scope = format!("{}/us-east-1/s3/aws4_request", &amz_date[..8]);
+            let to_sign = format!(
+                "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+                hex(&Sha256::digest(canonical))
+            );
+            let mut key = hmac(
+                format!("AWS4{secret}").as_bytes(),
+                &amz_date.as_bytes()[..8],
+            );
+            for part in ["us-east-1", "s3", "aws4_request"] {
+                key = hmac(&key, part.as_bytes());
+            }
+            let signature = hex(&hmac(&key, to_sign.as_bytes()));
+            head += &format!(
+                "authorization: AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/{scope}, \
+                 SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={signature}\r\n"
+            );
+        }
+        let mut stream = tokio::net::TcpStream::connect(endpoint).await.unwrap();
+        stream
+            .write_all(format!("{head}\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        (response[9..12].parse().unwrap(), response)
+    }
+
+    fn amz_date_now() -> String {
+        let mut rfc3339 = Vec::new(); // 2026-11-25T12:44:03.123Z
+        Timestamp::from(std::time::SystemTime::now())
+            .format(TimestampFormat::DateTime, &mut rfc3339)
+            .unwrap();
+        let compact: String = rfc3339[..19]
+            .iter()
+            .map(|&b| char::from(b))
+            .filter(|c| !"-:".contains(*c))
+            .collect();
+        compact + "Z"
+    }
+
+    /// HMAC-SHA256 (RFC 2104) for keys up to one block, which SigV4 keys are.
+    fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
+        let mut block = [0u8; 64];
+        block[..key.len()].copy_from_slice(key);
+        let inner = Sha256::new()
+            .chain_update(block.map(|b| b ^ 0x36))
+            .chain_update(message)
+            .finalize();
+        Sha256::new()
+            .chain_update(block.map(|b| b ^ 0x5c))
+            .chain_update(inner)
+            .finalize()
+            .into()
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}

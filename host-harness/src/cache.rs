@@ -98,7 +98,7 @@ fn key(engine: &Engine, wasm: &[u8]) -> String {
     hasher.0.update(FORMAT);
     engine.precompile_compatibility_hash().hash(&mut hasher);
     hasher.0.update(Sha256::digest(wasm));
-    hex(&hasher.0.finalize())
+    kloset_s3::hex::encode(&hasher.0.finalize())
 }
 
 /// The entry at `path` if it is intact and wasmtime accepts it.
@@ -139,10 +139,6 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Feeds a `Hash` value into SHA-256. Only `write` matters: the digest, not a

@@ -59,3 +59,56 @@ impl WasiHttpHooks for Egress {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::pin::Pin;
+
+    use http_body_util::{BodyExt, Empty};
+    use kloset_s3::config::{Endpoint, Timeouts};
+    use kloset_s3::request::Scheme;
+
+    use super::*;
+
+    fn egress() -> Egress {
+        // Port 9 (discard): nothing here may ever be sent anyway.
+        let endpoint = Endpoint {
+            scheme: Scheme::Http,
+            host: "127.0.0.1".into(),
+            port: 9,
+        };
+        let second = std::time::Duration::from_secs(1);
+        let timeouts = Timeouts {
+            connect: second,
+            first_byte: second,
+            between_bytes: second,
+        };
+        let transport = Transport::new(&endpoint, None, timeouts).expect("transport");
+        let policy = Policy::new(endpoint.scheme, &endpoint.host, endpoint.port).expect("policy");
+        Egress::new(policy, Arc::new(transport))
+    }
+
+    fn request(uri: &str) -> http::Request<WasiBody> {
+        let body = Empty::new()
+            .map_err(|e: Infallible| match e {})
+            .boxed_unsync();
+        http::Request::get(uri).body(body).expect("request")
+    }
+
+    #[tokio::test]
+    async fn denied_requests_fail_with_http_request_denied_and_are_counted() {
+        let mut egress = egress();
+        for uri in [
+            "http://169.254.169.254/latest/meta-data/",
+            "http://127.0.0.1:10/",
+            "https://127.0.0.1:9/",
+            "http://user:secret@127.0.0.1:9/",
+        ] {
+            let sent = egress.send_request(request(uri), None, Box::new(async { Ok(()) }));
+            let err = Pin::from(sent).await.err().expect("denied");
+            assert!(matches!(err, Error::HttpRequestDenied), "{uri}: {err}");
+        }
+        assert_eq!(egress.denied(), 4);
+    }
+}

@@ -336,3 +336,323 @@ impl Body for TimedBody {
         self.inner.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use http_body_util::{Empty, Full};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+
+    fn timeouts(first_byte_ms: u64, between_bytes_ms: u64) -> Timeouts {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            first_byte: Duration::from_millis(first_byte_ms),
+            between_bytes: Duration::from_millis(between_bytes_ms),
+        }
+    }
+
+    fn transport(port: u16, timeouts: Timeouts) -> Transport {
+        let endpoint = Endpoint {
+            scheme: Scheme::Http,
+            host: "127.0.0.1".into(),
+            port,
+        };
+        Transport::new(&endpoint, None, timeouts).expect("transport")
+    }
+
+    fn request(port: u16, body: WasiBody) -> Request<WasiBody> {
+        Request::builder()
+            .method("PUT")
+            .uri(format!("http://127.0.0.1:{port}/bucket/key?x-id=1"))
+            .header("host", format!("127.0.0.1:{port}"))
+            .body(body)
+            .expect("request")
+    }
+
+    fn empty() -> WasiBody {
+        Empty::new()
+            .map_err(|e: Infallible| match e {})
+            .boxed_unsync()
+    }
+
+    /// `count` chunks of 1 MiB, each its own frame.
+    struct Chunks(usize);
+
+    impl Body for Chunks {
+        type Data = Bytes;
+        type Error = Error;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+            if self.0 == 0 {
+                return Poll::Ready(None);
+            }
+            self.0 -= 1;
+            Poll::Ready(Some(Ok(Frame::data(Bytes::from(vec![7; 1 << 20])))))
+        }
+
+        fn is_end_stream(&self) -> bool {
+            self.0 == 0
+        }
+    }
+
+    /// Reads one request head; `None` once the client closed the connection.
+    async fn read_head(socket: &mut TcpStream) -> Option<String> {
+        let mut head = Vec::new();
+        let mut byte = [0; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if socket.read(&mut byte).await.ok()? == 0 {
+                return None;
+            }
+            head.push(byte[0]);
+        }
+        Some(String::from_utf8_lossy(&head).into_owned())
+    }
+
+    async fn listener() -> (TcpListener, u16) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        (listener, port)
+    }
+
+    async fn body_text(response: Response<WasiBody>) -> Result<Bytes, Error> {
+        Ok(response.into_body().collect().await?.to_bytes())
+    }
+
+    #[tokio::test]
+    async fn reuses_one_connection_for_sequential_requests() {
+        let (listener, port) = listener().await;
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut socket, _) = listener.accept().await.expect("accept");
+                counter.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    while read_head(&mut socket).await.is_some() {
+                        socket.write_all(OK).await.expect("answer");
+                    }
+                });
+            }
+        });
+        let transport = transport(port, timeouts(5000, 5000));
+        for _ in 0..5 {
+            let response = transport
+                .send(request(port, empty()), None)
+                .await
+                .expect("send");
+            assert_eq!(body_text(response).await.expect("body"), "ok");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn sends_the_path_and_query_only_on_the_request_line() {
+        let (listener, port) = listener().await;
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let head = read_head(&mut socket).await.expect("head");
+            socket.write_all(OK).await.expect("answer");
+            head
+        });
+        let transport = transport(port, timeouts(5000, 5000));
+        let response = transport
+            .send(request(port, empty()), None)
+            .await
+            .expect("send");
+        body_text(response).await.expect("body");
+        let head = server.await.expect("server");
+        assert!(
+            head.starts_with("PUT /bucket/key?x-id=1 HTTP/1.1\r\n"),
+            "{head}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_times_out_at_first_byte() {
+        let (listener, port) = listener().await;
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            read_head(&mut socket).await;
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        });
+        let transport = transport(port, timeouts(200, 5000));
+        let started = std::time::Instant::now();
+        let err = transport
+            .send(request(port, empty()), None)
+            .await
+            .expect_err("timeout");
+        assert!(matches!(err, Error::ConnectionReadTimeout), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn the_guest_can_shorten_but_not_lengthen_the_first_byte_timeout() {
+        let (listener, port) = listener().await;
+        tokio::spawn(async move {
+            loop {
+                let (mut socket, _) = listener.accept().await.expect("accept");
+                tokio::spawn(async move {
+                    read_head(&mut socket).await;
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                });
+            }
+        });
+        let transport = transport(port, timeouts(300, 5000));
+        let asks = |ms| {
+            Some(RequestOptions {
+                first_byte_timeout: Some(Duration::from_millis(ms)),
+                ..RequestOptions::default()
+            })
+        };
+        let started = std::time::Instant::now();
+        let err = transport
+            .send(request(port, empty()), asks(3_600_000))
+            .await
+            .expect_err("capped");
+        assert!(matches!(err, Error::ConnectionReadTimeout), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let started = std::time::Instant::now();
+        transport
+            .send(request(port, empty()), asks(50))
+            .await
+            .expect_err("shortened");
+        assert!(started.elapsed() < Duration::from_millis(300));
+    }
+
+    #[tokio::test]
+    async fn a_body_that_stops_flowing_times_out_between_bytes() {
+        let (listener, port) = listener().await;
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            read_head(&mut socket).await;
+            let head = b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhello";
+            socket.write_all(head).await.expect("answer");
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        });
+        let transport = transport(port, timeouts(5000, 200));
+        let response = transport
+            .send(request(port, empty()), None)
+            .await
+            .expect("head");
+        let err = body_text(response).await.expect_err("stalled body");
+        assert!(matches!(err, Error::ConnectionReadTimeout), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_server_that_stops_reading_the_body_is_a_write_timeout() {
+        let (listener, port) = listener().await;
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            read_head(&mut socket).await;
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        });
+        let transport = transport(port, timeouts(5000, 300));
+        let body = Chunks(256).boxed_unsync();
+        let err = transport
+            .send(request(port, body), None)
+            .await
+            .expect_err("stall");
+        assert!(matches!(err, Error::ConnectionWriteTimeout), "{err}");
+    }
+
+    /// `Chunks`, produced slowly: one chunk per `pause`, as a component
+    /// computing or waiting on its caller would.
+    struct SlowChunks {
+        left: usize,
+        pause: Duration,
+        timer: Pin<Box<Sleep>>,
+    }
+
+    impl Body for SlowChunks {
+        type Data = Bytes;
+        type Error = Error;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+            if self.left == 0 {
+                return Poll::Ready(None);
+            }
+            ready!(self.timer.as_mut().poll(cx));
+            let next = Instant::now() + self.pause;
+            self.timer.as_mut().reset(next);
+            self.left -= 1;
+            Poll::Ready(Some(Ok(Frame::data(Bytes::from(vec![7; 1 << 20])))))
+        }
+
+        fn is_end_stream(&self) -> bool {
+            self.left == 0
+        }
+    }
+
+    #[tokio::test]
+    async fn the_first_byte_clock_starts_once_the_body_is_sent() {
+        // The body takes ~1 s to produce, the server answers as soon as it has
+        // it all: a 300 ms first-byte timeout counted from the request start
+        // would fail, as would a between-bytes timeout on the upload.
+        let (listener, port) = listener().await;
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            read_head(&mut socket).await;
+            let mut body = vec![0; 8 << 20];
+            socket.read_exact(&mut body).await.expect("read body");
+            socket.write_all(OK).await.expect("answer");
+        });
+        let transport = transport(port, timeouts(300, 300));
+        let pause = Duration::from_millis(125);
+        let body = SlowChunks {
+            left: 8,
+            pause,
+            timer: Box::pin(sleep_until(Instant::now() + pause)),
+        };
+        let mut req = request(port, body.boxed_unsync());
+        let length = (8u64 << 20).to_string().parse().expect("value");
+        req.headers_mut().insert("content-length", length);
+        let started = std::time::Instant::now();
+        let response = transport.send(req, None).await.expect("send");
+        assert_eq!(body_text(response).await.expect("body"), "ok");
+        assert!(started.elapsed() > Duration::from_millis(900));
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_a_connect_error() {
+        let (listener, port) = listener().await;
+        drop(listener);
+        let transport = transport(port, timeouts(1000, 1000));
+        let body = Full::new(Bytes::from_static(b"x")).map_err(|e: Infallible| match e {});
+        let err = transport
+            .send(request(port, body.boxed_unsync()), None)
+            .await
+            .expect_err("refused");
+        assert!(matches!(err, Error::Connect(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn connects_to_the_endpoint_whatever_the_uri_says() {
+        let (listener, port) = listener().await;
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            read_head(&mut socket).await;
+            socket.write_all(OK).await.expect("answer");
+        });
+        let transport = transport(port, timeouts(5000, 5000));
+        let mut req = request(port, empty());
+        *req.uri_mut() = Uri::from_static("http://127.0.0.2:1/elsewhere");
+        let response = transport
+            .send(req, None)
+            .await
+            .expect("sent to the endpoint");
+        assert_eq!(body_text(response).await.expect("body"), "ok");
+    }
+}

@@ -655,4 +655,98 @@ mod tests {
             .expect("sent to the endpoint");
         assert_eq!(body_text(response).await.expect("body"), "ok");
     }
+
+    /// A TLS server for 127.0.0.1 whose certificate `testdata/test-ca.pem`
+    /// signed; it answers one request.
+    async fn tls_server() -> u16 {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let chain =
+            vec![
+                CertificateDer::from_pem_slice(include_bytes!("../testdata/test-server.pem"))
+                    .expect("server certificate"),
+            ];
+        let key = PrivateKeyDer::from_pem_slice(include_bytes!("../testdata/test-server.key"))
+            .expect("server key");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .expect("server config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let (listener, port) = listener().await;
+        tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.expect("accept");
+            let Ok(mut tls) = acceptor.accept(socket).await else {
+                return;
+            };
+            let mut head = Vec::new();
+            let mut byte = [0; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match tls.read(&mut byte).await {
+                    Ok(1) => head.push(byte[0]),
+                    _ => return,
+                }
+            }
+            let _ = tls.write_all(OK).await;
+            let _ = tls.flush().await;
+        });
+        port
+    }
+
+    fn https_transport(port: u16, tls: Arc<rustls::ClientConfig>) -> Transport {
+        let endpoint = Endpoint {
+            scheme: Scheme::Https,
+            host: "127.0.0.1".into(),
+            port,
+        };
+        Transport::new(&endpoint, Some(tls), timeouts(5000, 5000)).expect("transport")
+    }
+
+    fn https_request(port: u16) -> Request<WasiBody> {
+        let mut req = request(port, empty());
+        *req.uri_mut() = format!("https://127.0.0.1:{port}/bucket")
+            .parse()
+            .expect("uri");
+        req
+    }
+
+    #[tokio::test]
+    async fn https_trusts_the_ca_file() {
+        let port = tls_server().await;
+        let ca = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/test-ca.pem");
+        let tls = crate::tls::verifying_config(Some(&ca)).expect("TLS config");
+        let transport = https_transport(port, tls);
+        let response = transport
+            .send(https_request(port), None)
+            .await
+            .expect("send");
+        assert_eq!(body_text(response).await.expect("body"), "ok");
+    }
+
+    #[tokio::test]
+    async fn https_refuses_a_server_no_trusted_ca_signed() {
+        let port = tls_server().await;
+        let tls = crate::tls::verifying_config(None).expect("TLS config");
+        let transport = https_transport(port, tls);
+        let err = transport
+            .send(https_request(port), None)
+            .await
+            .expect_err("untrusted");
+        assert!(matches!(err, Error::Tls(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn https_without_verification_accepts_any_server() {
+        let port = tls_server().await;
+        let tls = crate::tls::insecure_config().expect("TLS config");
+        let transport = https_transport(port, tls);
+        let response = transport
+            .send(https_request(port), None)
+            .await
+            .expect("send");
+        assert_eq!(body_text(response).await.expect("body"), "ok");
+    }
 }

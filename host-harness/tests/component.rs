@@ -231,3 +231,84 @@ async fn the_host_cannot_be_built_from_a_missing_component_file() {
         Ok(_) => panic!("a missing component file was accepted"),
     }
 }
+
+/// Yields `good` bytes, then fails.
+struct FailingReader {
+    good: usize,
+}
+
+impl tokio::io::AsyncRead for FailingReader {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.good == 0 {
+            let broken = std::io::Error::other("source went away");
+            return std::task::Poll::Ready(Err(broken));
+        }
+        let n = self.good.min(buf.remaining());
+        buf.put_slice(&vec![9; n]);
+        self.good -= n;
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[tokio::test]
+async fn a_failing_reader_aborts_the_upload_and_leaves_nothing() {
+    let data = tempfile::tempdir().expect("data dir");
+    let cache = tempfile::tempdir().expect("cache dir");
+    let port = s3s_fs(data.path()).await;
+    let host = host(cache.path(), 512 * MIB);
+    let mut store = host
+        .open(&config(port, &[("part_size", "5MiB")]))
+        .await
+        .expect("open");
+    store.create(b"c").await.expect("create");
+
+    // More than one part: one is sent before the reader fails.
+    let reader = FailingReader { good: 7 * MIB };
+    let err = store
+        .put(ResourceKind::Packfile, &[3; 32], reader)
+        .await
+        .expect_err("reader failure");
+    assert!(matches!(err, HostError::Io(_)), "{err}");
+    assert!(store
+        .list(ResourceKind::Packfile)
+        .await
+        .expect("list")
+        .is_empty());
+    store.ping().await.expect("the store is still usable");
+}
+
+#[tokio::test]
+async fn a_corrupted_object_is_reported_as_corrupted() {
+    let data = tempfile::tempdir().expect("data dir");
+    let cache = tempfile::tempdir().expect("cache dir");
+    let port = s3s_fs(data.path()).await;
+    let host = host(cache.path(), 512 * MIB);
+    let mut store = host.open(&config(port, &[])).await.expect("open");
+    store.create(b"c").await.expect("create");
+    let mac = [0x5a; 32];
+    let bytes = object(2 * MIB);
+    store
+        .put(ResourceKind::Packfile, &mac, &bytes[..])
+        .await
+        .expect("put");
+
+    // s3s-fs keeps each object in a file named after its key.
+    let name = "5a".repeat(32);
+    let file = data.path().join("bucket/kloset/packfiles/5a").join(name);
+    let mut stored = std::fs::read(&file).expect("stored object");
+    stored[MIB] ^= 1;
+    std::fs::write(&file, stored).expect("corrupt the object");
+
+    let err = store
+        .get(ResourceKind::Packfile, &mac, None, tokio::io::sink())
+        .await
+        .expect_err("corruption");
+    assert!(
+        matches!(err, HostError::Store(Error::Corrupted(_))),
+        "{err}"
+    );
+}

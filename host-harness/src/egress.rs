@@ -2,8 +2,10 @@
 //! the sandbox: the [`Policy`] decides, the [`Transport`] sends.
 
 use std::future::Future;
+use std::io::ErrorKind;
 use std::sync::Arc;
 
+use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::policy::Policy;
@@ -58,6 +60,63 @@ impl WasiHttpHooks for Egress {
             Ok((response, io))
         })
     }
+
+    fn p2_error_from_hyper(&mut self, err: &hyper::Error) -> ErrorCode {
+        hyper_error_code(err)
+    }
+
+    fn p2_error_from_connect(&mut self, err: &std::io::Error) -> ErrorCode {
+        connect_error_code(err)
+    }
+
+    fn p2_error_from_tls(&mut self, err: &std::io::Error) -> ErrorCode {
+        tls_error_code(err)
+    }
+}
+
+/// The component retries on what the code says, and shows it to the user:
+/// a connection cut short is not a protocol violation.
+fn hyper_error_code(err: &hyper::Error) -> ErrorCode {
+    if err.is_timeout() {
+        ErrorCode::ConnectionReadTimeout
+    } else if err.is_parse() || err.is_parse_status() || err.is_user() {
+        ErrorCode::HttpProtocolError
+    } else {
+        ErrorCode::ConnectionTerminated
+    }
+}
+
+fn connect_error_code(err: &std::io::Error) -> ErrorCode {
+    match err.kind() {
+        ErrorKind::TimedOut => ErrorCode::ConnectionTimeout,
+        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => {
+            ErrorCode::ConnectionTerminated
+        }
+        ErrorKind::NetworkUnreachable | ErrorKind::HostUnreachable => {
+            ErrorCode::DestinationUnavailable
+        }
+        _ => ErrorCode::ConnectionRefused,
+    }
+}
+
+/// A certificate problem gets its own code, so the user is told to look at
+/// certificates (a private CA wants `ca_file`), not at the network.
+pub(crate) fn tls_error_code(err: &std::io::Error) -> ErrorCode {
+    let rustls_error = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>());
+    match rustls_error {
+        Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented) => {
+            ErrorCode::TlsCertificateError
+        }
+        Some(rustls::Error::AlertReceived(alert)) => ErrorCode::TlsAlertReceived(
+            wasmtime_wasi_http::p2::bindings::http::types::TlsAlertReceivedPayload {
+                alert_id: Some(u8::from(*alert)),
+                alert_message: Some(format!("{alert:?}")),
+            },
+        ),
+        _ => ErrorCode::TlsProtocolError,
+    }
 }
 
 #[cfg(test)]
@@ -110,5 +169,47 @@ mod tests {
             assert!(matches!(err, Error::HttpRequestDenied), "{uri}: {err}");
         }
         assert_eq!(egress.denied(), 4);
+    }
+
+    #[test]
+    fn connect_failures_map_to_their_error_codes() {
+        let code = |kind| connect_error_code(&std::io::Error::from(kind));
+        assert!(matches!(
+            code(ErrorKind::ConnectionRefused),
+            ErrorCode::ConnectionRefused
+        ));
+        assert!(matches!(
+            code(ErrorKind::TimedOut),
+            ErrorCode::ConnectionTimeout
+        ));
+        assert!(matches!(
+            code(ErrorKind::ConnectionReset),
+            ErrorCode::ConnectionTerminated
+        ));
+        assert!(matches!(
+            code(ErrorKind::HostUnreachable),
+            ErrorCode::DestinationUnavailable
+        ));
+    }
+
+    #[test]
+    fn certificate_failures_are_told_apart_from_protocol_failures() {
+        let tls =
+            |e: rustls::Error| tls_error_code(&std::io::Error::new(ErrorKind::InvalidData, e));
+        let unknown_issuer =
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        assert!(matches!(
+            tls(unknown_issuer),
+            ErrorCode::TlsCertificateError
+        ));
+        let alert = tls(rustls::Error::AlertReceived(
+            rustls::AlertDescription::HandshakeFailure,
+        ));
+        match alert {
+            ErrorCode::TlsAlertReceived(payload) => assert_eq!(payload.alert_id, Some(40)),
+            other => panic!("expected an alert, got {other:?}"),
+        }
+        let other = tls(rustls::Error::DecryptError);
+        assert!(matches!(other, ErrorCode::TlsProtocolError));
     }
 }

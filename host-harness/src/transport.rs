@@ -345,6 +345,7 @@ mod tests {
     use http_body_util::{Empty, Full};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
+    use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
 
     use super::*;
 
@@ -735,7 +736,11 @@ mod tests {
             .send(https_request(port), None)
             .await
             .expect_err("untrusted");
-        assert!(matches!(err, Error::Tls(_)), "{err}");
+        let Error::Tls(io) = err else {
+            panic!("expected a TLS error, got {err}");
+        };
+        let code = crate::egress::tls_error_code(&io);
+        assert!(matches!(code, ErrorCode::TlsCertificateError), "{code:?}");
     }
 
     #[tokio::test]

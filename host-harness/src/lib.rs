@@ -1,0 +1,32 @@
+//! kloset-host: runs the kloset-s3 component in a wasmtime sandbox that lets
+//! it reach its configured S3 endpoint and nothing else.
+//!
+//! [`Host`] compiles the component once (cached on disk, see
+//! [`ComponentCache`]) and opens a [`StoreHandle`] per store configuration:
+//! a fresh instance with bounded memory and CPU, no filesystem, environment
+//! or socket, and an HTTP client that only connects to the endpoint.
+//!
+//! This is the only crate of the workspace that knows wasmtime.
+
+mod bindings;
+mod cache;
+mod egress;
+mod engine;
+mod error;
+mod host;
+mod limits;
+mod policy;
+mod sandbox;
+mod store;
+mod timeouts;
+mod tls;
+mod transport;
+
+pub use bindings::{Mode, Range, ResourceKind};
+pub use cache::ComponentCache;
+pub use error::HostError;
+pub use host::{Host, HostOptions, DEFAULT_CPU_BUDGET, DEFAULT_MEMORY_LIMIT};
+pub use store::{StoreHandle, CHUNK};
+
+/// The component this host was built with (`host-harness/build.rs`).
+pub const DEFAULT_COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/kloset_s3.wasm"));

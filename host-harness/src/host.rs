@@ -1,0 +1,122 @@
+//! The entry point for Rust programs: a [`Host`] holds the compiled component,
+//! ready to instantiate, and opens one sandboxed [`StoreHandle`] per store
+//! configuration.
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kloset_s3::config::Config;
+use kloset_s3::error::Error;
+use kloset_s3::request::Scheme;
+use wasmtime::component::Linker;
+
+use crate::bindings::KlosetS3Pre;
+use crate::cache::{self, ComponentCache};
+use crate::egress::Egress;
+use crate::engine::{self, EPOCH_TICK};
+use crate::error::HostError;
+use crate::limits::{CpuMeter, MemoryLimiter};
+use crate::policy::Policy;
+use crate::sandbox::Sandbox;
+use crate::store::StoreHandle;
+use crate::transport::Transport;
+use crate::{tls, DEFAULT_COMPONENT};
+
+/// How a [`Host`] is set up. `HostOptions::default()` runs the embedded
+/// component with the default limits.
+#[derive(Debug, Clone)]
+pub struct HostOptions {
+    /// A component file to run instead of the embedded one.
+    pub component: Option<PathBuf>,
+    /// Where compiled components are kept.
+    pub cache: ComponentCache,
+    /// Bytes of linear memory one instance may use.
+    pub memory_limit: usize,
+    /// CPU time one call may spend in the component before it traps.
+    pub cpu_budget: Duration,
+    /// A PEM file of CA certificates trusted in addition to the Mozilla
+    /// roots, for self-hosted servers.
+    pub ca_file: Option<PathBuf>,
+}
+
+pub const DEFAULT_MEMORY_LIMIT: usize = 512 << 20;
+pub const DEFAULT_CPU_BUDGET: Duration = Duration::from_secs(60);
+
+impl Default for HostOptions {
+    fn default() -> Self {
+        HostOptions {
+            component: None,
+            cache: ComponentCache::Default,
+            memory_limit: DEFAULT_MEMORY_LIMIT,
+            cpu_budget: DEFAULT_CPU_BUDGET,
+            ca_file: None,
+        }
+    }
+}
+
+/// A compiled component ready to run stores. Cheap to clone and shareable
+/// between threads; every [`open`](Host::open) gets a fresh instance.
+#[derive(Clone)]
+pub struct Host {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    pre: KlosetS3Pre<Sandbox>,
+    verifying_tls: Arc<rustls::ClientConfig>,
+    memory_limit: usize,
+    cpu_budget: Duration,
+}
+
+impl Host {
+    pub fn new(options: HostOptions) -> Result<Host, HostError> {
+        let engine = engine::shared()?;
+        let wasm = match &options.component {
+            Some(path) => Cow::Owned(
+                std::fs::read(path)
+                    .map_err(|e| HostError::Setup(format!("component {}: {e}", path.display())))?,
+            ),
+            None => Cow::Borrowed(DEFAULT_COMPONENT),
+        };
+        let (component, _) = cache::load(engine, &wasm, &options.cache)?;
+        let setup = |e: wasmtime::Error| HostError::Setup(format!("linking the component: {e}"));
+        let mut linker = Linker::new(engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(setup)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(setup)?;
+        let pre = linker.instantiate_pre(&component).map_err(setup)?;
+        let pre = KlosetS3Pre::new(pre).map_err(setup)?;
+        Ok(Host {
+            shared: Arc::new(Shared {
+                pre,
+                verifying_tls: tls::verifying_config(options.ca_file.as_deref())?,
+                memory_limit: options.memory_limit,
+                cpu_budget: options.cpu_budget,
+            }),
+        })
+    }
+
+    /// Opens the store `config` describes (kloset `Open`'s first half: no
+    /// request is sent). The configuration is parsed here too, for what the
+    /// host enforces: the one endpoint the instance may reach, its TLS
+    /// settings and timeouts.
+    pub async fn open(&self, config: &[(String, String)]) -> Result<StoreHandle, HostError> {
+        let parsed = Config::parse(config)?;
+        let endpoint = parsed.request_endpoint();
+        let policy = Policy::new(endpoint.scheme, &endpoint.host, endpoint.port)
+            .ok_or_else(|| Error::config("location", "the endpoint host is not a valid host"))?;
+        let tls = match endpoint.scheme {
+            Scheme::Http => None,
+            Scheme::Https if parsed.tls_insecure_no_verify => Some(tls::insecure_config()?),
+            Scheme::Https => Some(self.shared.verifying_tls.clone()),
+        };
+        let transport = Transport::new(&endpoint, tls, parsed.timeouts)?;
+        let sandbox = Sandbox::new(
+            Egress::new(policy, Arc::new(transport)),
+            MemoryLimiter::new(self.shared.memory_limit),
+            CpuMeter::new(self.shared.cpu_budget, EPOCH_TICK, Instant::now()),
+        );
+        StoreHandle::start(&self.shared.pre, sandbox, config).await
+    }
+}

@@ -1,0 +1,314 @@
+//! The embedded component in the host, against an in-process s3s-fs server on
+//! 127.0.0.1: the host API end to end, its limits and its trap recovery.
+
+use std::path::Path;
+
+use kloset_host::{ComponentCache, Host, HostError, HostOptions, Range, ResourceKind};
+use kloset_s3::error::Error;
+use s3s::auth::SimpleAuth;
+use s3s::service::S3ServiceBuilder;
+use tokio::net::TcpListener;
+
+const ACCESS_KEY: &str = "AKIAHOSTTEST";
+const SECRET_KEY: &str = "host-test-secret-key";
+const MIB: usize = 1 << 20;
+
+/// Serves `root` over S3 on a free loopback port.
+async fn s3s_fs(root: &Path) -> u16 {
+    let fs = s3s_fs::FileSystem::new(root).expect("s3s-fs root");
+    let mut builder = S3ServiceBuilder::new(fs);
+    builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+    let service = builder.build();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                continue;
+            };
+            let service = service.clone();
+            tokio::spawn(async move {
+                let io = hyper_util::rt::TokioIo::new(socket);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, service)
+                    .await;
+            });
+        }
+    });
+    port
+}
+
+fn config(port: u16, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let location = format!("s3://127.0.0.1:{port}/bucket/kloset");
+    [
+        ("location", location.as_str()),
+        ("use_tls", "false"),
+        ("access_key", ACCESS_KEY),
+        ("secret_access_key", SECRET_KEY),
+    ]
+    .iter()
+    .chain(extra)
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+fn host(cache: &Path, memory_limit: usize) -> Host {
+    Host::new(HostOptions {
+        cache: ComponentCache::At(cache.to_path_buf()),
+        memory_limit,
+        ..HostOptions::default()
+    })
+    .expect("host")
+}
+
+/// Deterministic, not periodic in any chunk size.
+fn object(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
+}
+
+#[tokio::test]
+async fn stores_and_reads_back_a_kloset() {
+    let data = tempfile::tempdir().expect("data dir");
+    let cache = tempfile::tempdir().expect("cache dir");
+    let port = s3s_fs(data.path()).await;
+    let host = host(cache.path(), 512 * MIB);
+    let mut store = host.open(&config(port, &[])).await.expect("open");
+
+    store
+        .create(b"serialized kloset config")
+        .await
+        .expect("create");
+    assert_eq!(
+        store.open().await.expect("open kloset"),
+        b"serialized kloset config"
+    );
+    store.ping().await.expect("ping");
+    assert_eq!(store.type_name().await.expect("type"), "s3");
+    assert_eq!(store.root().await.expect("root"), "/bucket/kloset");
+    assert_eq!(
+        store.origin().await.expect("origin"),
+        format!("127.0.0.1:{port}")
+    );
+
+    let mac = [0xab; 32];
+    let bytes = object(3 * MIB + 123);
+    let written = store
+        .put(ResourceKind::Packfile, &mac, &bytes[..])
+        .await
+        .expect("put");
+    assert_eq!(written, bytes.len() as u64);
+
+    let mut read = Vec::new();
+    let n = store
+        .get(ResourceKind::Packfile, &mac, None, &mut read)
+        .await
+        .expect("get");
+    assert_eq!(n, bytes.len() as u64);
+    assert!(read == bytes, "object read back differs");
+
+    let range = Range {
+        offset: 1_000_000,
+        length: 70_000,
+    };
+    let mut slice = Vec::new();
+    store
+        .get(ResourceKind::Packfile, &mac, Some(range), &mut slice)
+        .await
+        .expect("ranged get");
+    assert!(
+        slice == bytes[1_000_000..1_070_000],
+        "range read back differs"
+    );
+
+    assert_eq!(
+        store.list(ResourceKind::Packfile).await.expect("list"),
+        vec![mac]
+    );
+    assert!(store
+        .list(ResourceKind::State)
+        .await
+        .expect("list")
+        .is_empty());
+    assert!(store.size().await.expect("size") >= bytes.len() as i64);
+
+    store
+        .delete(ResourceKind::Packfile, &mac)
+        .await
+        .expect("delete");
+    assert!(store
+        .list(ResourceKind::Packfile)
+        .await
+        .expect("list")
+        .is_empty());
+    assert_eq!(store.denied_requests(), 0);
+    store.close().await.expect("close");
+}
+
+#[tokio::test]
+async fn objects_stream_through_bounded_guest_memory() {
+    let data = tempfile::tempdir().expect("data dir");
+    let cache = tempfile::tempdir().expect("cache dir");
+    let port = s3s_fs(data.path()).await;
+    let host = host(cache.path(), 512 * MIB);
+    let mut store = host
+        .open(&config(port, &[("part_size", "5MiB")]))
+        .await
+        .expect("open");
+    store.create(b"c").await.expect("create");
+
+    let bytes = object(24 * MIB);
+    store.reset_peak_memory();
+    let mac = [7; 32];
+    store
+        .put(ResourceKind::Packfile, &mac, &bytes[..])
+        .await
+        .expect("put");
+    let mut read = Vec::new();
+    store
+        .get(ResourceKind::Packfile, &mac, None, &mut read)
+        .await
+        .expect("get");
+    assert!(read == bytes, "object read back differs");
+    let peak = store.peak_memory_bytes();
+    // One 5 MiB part plus chunks in flight, nowhere near the 24 MiB object.
+    assert!(peak < 16 * MIB, "guest peak memory {peak} bytes");
+}
+
+#[tokio::test]
+async fn a_trapped_instance_is_dead_and_the_host_opens_a_fresh_one() {
+    let data = tempfile::tempdir().expect("data dir");
+    let cache = tempfile::tempdir().expect("cache dir");
+    let port = s3s_fs(data.path()).await;
+    // Too little memory for one 16 MiB part: the guest's allocation fails.
+    let host = host(cache.path(), 12 * MIB);
+    let config = config(port, &[("part_size", "16MiB")]);
+    let mut store = host.open(&config).await.expect("open");
+    store.create(b"c").await.expect("create");
+
+    let bytes = object(20 * MIB);
+    let err = store
+        .put(ResourceKind::Packfile, &[1; 32], &bytes[..])
+        .await
+        .expect_err("out of memory");
+    let HostError::Trap(message) = &err else {
+        panic!("expected a trap, got {err}");
+    };
+    assert!(message.contains("memory limit"), "{message}");
+    assert!(matches!(store.ping().await, Err(HostError::Trap(_))));
+
+    let mut fresh = host.open(&config).await.expect("open again");
+    fresh.ping().await.expect("ping on a fresh instance");
+    assert_eq!(fresh.open().await.expect("open kloset"), b"c");
+}
+
+#[tokio::test]
+async fn an_invalid_configuration_is_a_store_error_naming_the_key() {
+    let cache = tempfile::tempdir().expect("cache dir");
+    let host = host(cache.path(), 512 * MIB);
+    let mut config = config(1, &[]);
+    config.retain(|(k, _)| k != "secret_access_key");
+    let err = host
+        .open(&config)
+        .await
+        .err()
+        .expect("invalid configuration");
+    match err {
+        HostError::Store(Error::InvalidConfig { key, .. }) => assert_eq!(key, "secret_access_key"),
+        other => panic!("expected an invalid configuration, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn the_host_cannot_be_built_from_a_missing_component_file() {
+    let options = HostOptions {
+        component: Some("/nonexistent/kloset.wasm".into()),
+        cache: ComponentCache::Disabled,
+        ..HostOptions::default()
+    };
+    match Host::new(options) {
+        Err(HostError::Setup(message)) => assert!(message.contains("/nonexistent/kloset.wasm")),
+        Err(other) => panic!("expected a setup error, got {other}"),
+        Ok(_) => panic!("a missing component file was accepted"),
+    }
+}
+
+/// Yields `good` bytes, then fails.
+struct FailingReader {
+    good: usize,
+}
+
+impl tokio::io::AsyncRead for FailingReader {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.good == 0 {
+            let broken = std::io::Error::other("source went away");
+            return std::task::Poll::Ready(Err(broken));
+        }
+        let n = self.good.min(buf.remaining());
+        buf.put_slice(&vec![9; n]);
+        self.good -= n;
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[tokio::test]
+async fn a_failing_reader_aborts_the_upload_and_leaves_nothing() {
+    let data = tempfile::tempdir().expect("data dir");
+    let cache = tempfile::tempdir().expect("cache dir");
+    let port = s3s_fs(data.path()).await;
+    let host = host(cache.path(), 512 * MIB);
+    let mut store = host
+        .open(&config(port, &[("part_size", "5MiB")]))
+        .await
+        .expect("open");
+    store.create(b"c").await.expect("create");
+
+    // More than one part: one is sent before the reader fails.
+    let reader = FailingReader { good: 7 * MIB };
+    let err = store
+        .put(ResourceKind::Packfile, &[3; 32], reader)
+        .await
+        .expect_err("reader failure");
+    assert!(matches!(err, HostError::Io(_)), "{err}");
+    assert!(store
+        .list(ResourceKind::Packfile)
+        .await
+        .expect("list")
+        .is_empty());
+    store.ping().await.expect("the store is still usable");
+}
+
+#[tokio::test]
+async fn a_corrupted_object_is_reported_as_corrupted() {
+    let data = tempfile::tempdir().expect("data dir");
+    let cache = tempfile::tempdir().expect("cache dir");
+    let port = s3s_fs(data.path()).await;
+    let host = host(cache.path(), 512 * MIB);
+    let mut store = host.open(&config(port, &[])).await.expect("open");
+    store.create(b"c").await.expect("create");
+    let mac = [0x5a; 32];
+    let bytes = object(2 * MIB);
+    store
+        .put(ResourceKind::Packfile, &mac, &bytes[..])
+        .await
+        .expect("put");
+
+    // s3s-fs keeps each object in a file named after its key.
+    let name = "5a".repeat(32);
+    let file = data.path().join("bucket/kloset/packfiles/5a").join(name);
+    let mut stored = std::fs::read(&file).expect("stored object");
+    stored[MIB] ^= 1;
+    std::fs::write(&file, stored).expect("corrupt the object");
+
+    let err = store
+        .get(ResourceKind::Packfile, &mac, None, tokio::io::sink())
+        .await
+        .expect_err("corruption");
+    assert!(
+        matches!(err, HostError::Store(Error::Corrupted(_))),
+        "{err}"
+    );
+}

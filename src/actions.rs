@@ -75,10 +75,6 @@ pub struct ByteRange {
     pub last: u64,
 }
 
-pub fn head_bucket(bucket: &Bucket) -> Request {
-    bucket.request(Method::Head)
-}
-
 pub fn create_bucket(bucket: &Bucket, body_md5_base64: Option<&str>) -> Request {
     let mut req = bucket.request(Method::Put);
     if let Some(md5) = body_md5_base64 {
@@ -136,14 +132,20 @@ pub fn delete_object(bucket: &Bucket, key: &str) -> Request {
     bucket.object(Method::Delete, key)
 }
 
-/// A ListObjectsV2 page. `encoding-type=url` makes the server percent-encode
-/// keys, so a key with characters XML 1.0 cannot carry cannot break the page.
-pub fn list_objects_v2(bucket: &Bucket, prefix: &str, token: Option<&str>) -> Request {
+/// A ListObjectsV2 page of at most `max_keys` keys. `encoding-type=url`
+/// makes the server percent-encode keys, so a key with characters XML 1.0
+/// cannot carry cannot break the page.
+pub fn list_objects_v2(
+    bucket: &Bucket,
+    prefix: &str,
+    token: Option<&str>,
+    max_keys: u32,
+) -> Request {
     let mut req = bucket
         .request(Method::Get)
         .query("list-type", "2")
         .query("encoding-type", "url")
-        .query("max-keys", &LIST_PAGE.to_string())
+        .query("max-keys", &max_keys.to_string())
         .query("prefix", prefix);
     if let Some(token) = token {
         req = req.query("continuation-token", token);
@@ -220,7 +222,7 @@ mod tests {
 
     #[test]
     fn list_asks_for_url_encoded_full_pages() {
-        let r = list_objects_v2(&bucket(), "pfx/packfiles/", Some("tok/+="));
+        let r = list_objects_v2(&bucket(), "pfx/packfiles/", Some("tok/+="), LIST_PAGE);
         assert_eq!(
             r.path_and_query(),
             "/bkt?continuation-token=tok%2F%2B%3D&encoding-type=url&list-type=2\

@@ -55,7 +55,19 @@ impl<T: Transport> Shared<T> {
         match self.client.send(&req, &[], Payload::Empty) {
             Ok(response) => Ok(Some(response.headers)),
             Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) if e.status() == Some(403) => Err(self.explain_refusal(key)),
             Err(e) => Err(e.into_error(key)),
+        }
+    }
+
+    /// A HEAD refusal has no body, so no S3 code to tell bad credentials from
+    /// a missing permission: the same question as a GET gets the document.
+    fn explain_refusal(&self, key: &str) -> Error {
+        let range = actions::ByteRange { first: 0, last: 0 };
+        let req = actions::get_object(&self.bucket, key, Some(range), None, &self.object);
+        match self.client.send(&req, &[], Payload::Empty) {
+            Err(e) => e.into_error(key),
+            Ok(_) => Error::PermissionDenied(format!("{key}: HEAD refused (403) but GET allowed")),
         }
     }
 }
@@ -209,12 +221,13 @@ impl<T: Transport> Store<T> {
         Ok(())
     }
 
+    /// Asked with a one-key listing rather than HEAD: the same permission
+    /// (s3:ListBucket), but a refusal comes with its S3 code, so bad
+    /// credentials are told from a missing permission.
     fn bucket_exists(&self) -> Result<bool> {
         let s = &self.shared;
-        match s
-            .client
-            .send(&actions::head_bucket(&s.bucket), &[], Payload::Empty)
-        {
+        let req = actions::list_objects_v2(&s.bucket, &s.config.prefix, None, 1);
+        match s.client.send(&req, &[], Payload::Empty) {
             Ok(_) => Ok(true),
             Err(e) if e.status() == Some(404) => Ok(false),
             Err(e) => Err(e.into_error(&format!("bucket `{}`", s.bucket.name()))),
@@ -303,7 +316,12 @@ impl<T: Transport> Pages<T> {
             return Ok(None);
         }
         let s = &self.shared;
-        let req = actions::list_objects_v2(&s.bucket, &self.prefix, self.token.as_deref());
+        let req = actions::list_objects_v2(
+            &s.bucket,
+            &self.prefix,
+            self.token.as_deref(),
+            actions::LIST_PAGE,
+        );
         let what = format!("listing `{}`", self.prefix);
         let mut response = s
             .client

@@ -52,32 +52,36 @@ impl Transport for WasiTransport {
         timeouts: &Timeouts,
     ) -> Result<Response<WasiBody>, TransportError> {
         let outgoing = outgoing_request(req)?;
-        let outgoing_body = outgoing
-            .body()
-            .map_err(|()| TransportError::Protocol("request body already taken".into()))?;
+        // Only requests that carry a body take one: an untaken body lets the
+        // host send none, where a taken, empty one would go out chunked.
+        let has_body = !body.is_empty() || req.header_value("content-length").is_some();
+        let outgoing_body = match has_body {
+            true => Some(
+                outgoing
+                    .body()
+                    .map_err(|()| TransportError::Protocol("request body already taken".into()))?,
+            ),
+            false => None,
+        };
         let future = outgoing_handler::handle(outgoing, Some(options(timeouts)))
             .map_err(|code| classify(&code))?;
-        // A server may answer (and close) before reading the whole body, e.g.
-        // to refuse the request: its answer then matters more than our write.
-        let written = write_body(&outgoing_body, body);
-        let finished = OutgoingBody::finish(outgoing_body, None).map_err(|code| classify(&code));
-        let response = loop {
+        if let Some(outgoing_body) = outgoing_body {
+            // A write failure is not the answer: a server may refuse the request
+            // (and stop reading) before the body is through, and a broken
+            // connection shows as the response's error code, which is precise.
+            // With Content-Length framing no server accepts a partial body.
+            let _ = send_body(outgoing_body, body);
+        }
+        loop {
             match future.get() {
-                Some(Ok(Ok(response))) => break response,
-                Some(Ok(Err(code))) => return Err(written.err().unwrap_or(classify(&code))),
+                Some(Ok(Ok(response))) => return read_head(response),
+                Some(Ok(Err(code))) => return Err(classify(&code)),
                 Some(Err(())) => {
                     return Err(TransportError::Protocol("response already taken".into()))
                 }
                 None => future.subscribe().block(),
             }
-        };
-        if response.status() >= 400 || (written.is_ok() && finished.is_ok()) {
-            return read_head(response);
         }
-        Err(written
-            .err()
-            .or(finished.err())
-            .unwrap_or_else(|| TransportError::Connection("request body not fully sent".into())))
     }
 
     fn unix_time(&self) -> u64 {
@@ -144,16 +148,16 @@ fn options(timeouts: &Timeouts) -> RequestOptions {
     options
 }
 
-fn write_body(outgoing: &OutgoingBody, body: &[u8]) -> Result<(), TransportError> {
-    if body.is_empty() {
-        return Ok(());
-    }
+/// Writes the whole body and finishes it. The stream must be dropped before
+/// the body is finished.
+fn send_body(outgoing: OutgoingBody, body: &[u8]) -> Result<(), TransportError> {
     let stream = outgoing
         .write()
         .map_err(|()| TransportError::Protocol("request body stream already taken".into()))?;
-    let result = write_all(&stream, body);
+    let written = write_all(&stream, body);
     drop(stream);
-    result
+    let finished = OutgoingBody::finish(outgoing, None).map_err(|code| classify(&code));
+    written.and(finished)
 }
 
 /// Writes as fast as the host accepts, waiting when its buffer is full.

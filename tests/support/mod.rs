@@ -12,11 +12,15 @@
 //! - `KLOSET_TEST_REQUIRE=moto,radosgw`: servers that must be configured. CI
 //!   sets it so that a run can never pass by silently skipping a server.
 
+pub mod proxy;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use kloset_host::testbed::S3sFsServer;
+use kloset_host::{Host, HostError, HostOptions, StoreHandle};
 
 /// One S3 server to run a test against.
 pub struct TestServer {
@@ -252,6 +256,75 @@ impl TestServer {
     pub fn in_process(&self) -> Option<&S3sFsServer> {
         self.in_process.as_ref()
     }
+}
+
+/// One host for the whole test binary: the component is loaded (and compiled,
+/// or taken from the cache) once, as a long-running host would.
+pub fn host() -> &'static Host {
+    static HOST: OnceLock<Host> = OnceLock::new();
+    HOST.get_or_init(|| Host::new(HostOptions::default()).expect("the host loads the component"))
+}
+
+impl TestServer {
+    /// Opens a store on a fresh bucket of this server, with `extra` pairs.
+    pub async fn open(&self, tag: &str, extra: &[(&str, &str)]) -> (String, StoreHandle) {
+        let bucket = unique_bucket(tag);
+        let store = host()
+            .open(&self.config(&bucket, "", extra))
+            .await
+            .unwrap_or_else(|e| panic!("{}: opening a store: {e}", self.name));
+        (bucket, store)
+    }
+}
+
+/// A MAC for test objects: distinct per `seed`, spread over all first bytes.
+pub fn mac(seed: u64) -> [u8; 32] {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5DEE_CE66_D1CE_4E5B;
+    let mut out = [0u8; 32];
+    for chunk in out.chunks_mut(8) {
+        chunk.copy_from_slice(&splitmix(&mut state).to_le_bytes());
+    }
+    out
+}
+
+/// `len` bytes of deterministic, incompressible data.
+pub fn data(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed ^ 0xA076_1D64_78BD_642F;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        out.extend_from_slice(&splitmix(&mut state).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The store error inside a host error; panics (failing the test) on a trap
+/// or a host failure, which no store test expects.
+pub fn store_error(error: HostError) -> kloset_s3::error::Error {
+    match error {
+        HostError::Store(e) => e,
+        other => panic!("expected a store error, got {other}"),
+    }
+}
+
+/// Reads a whole object (or range) into memory.
+pub async fn get(
+    store: &mut StoreHandle,
+    kind: kloset_host::ResourceKind,
+    mac: &[u8],
+    range: Option<kloset_host::Range>,
+) -> Result<Vec<u8>, HostError> {
+    let mut out = Vec::new();
+    store.get(kind, mac, range, &mut out).await?;
+    Ok(out)
 }
 
 impl std::fmt::Debug for TestServer {

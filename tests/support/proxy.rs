@@ -6,6 +6,7 @@
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,7 +45,10 @@ pub enum Fault {
 
 impl Fault {
     fn touches_body(self) -> bool {
-        matches!(self, Fault::Truncate(_) | Fault::FlipByte(_) | Fault::Slow(_))
+        matches!(
+            self,
+            Fault::Truncate(_) | Fault::FlipByte(_) | Fault::Slow(_)
+        )
     }
 }
 
@@ -63,7 +67,10 @@ enum Plan {
     /// Faults applied in order to the requests they target.
     Script(VecDeque<(Target, Fault)>),
     /// Each request gets a fault with probability `per_mille`/1000.
-    Random { state: u64, per_mille: u64 },
+    Random {
+        state: u64,
+        per_mille: u64,
+    },
 }
 
 /// How many faults of each kind were injected.
@@ -185,10 +192,7 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>) {
 }
 
 fn target_of(req: &Request<Incoming>) -> Target {
-    let is_list = req
-        .uri()
-        .query()
-        .is_some_and(|q| q.contains("list-type"));
+    let is_list = req.uri().query().is_some_and(|q| q.contains("list-type"));
     match *req.method() {
         hyper::Method::GET if !is_list => Target::ObjectGet,
         hyper::Method::PUT => Target::Put,
@@ -286,7 +290,8 @@ fn error_response(status: u16, code: &str) -> Response<ProxyBody> {
             .map_err(|never: Infallible| match never {})
             .boxed(),
     );
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     response
         .headers_mut()
         .insert("content-type", "application/xml".parse().unwrap());

@@ -131,17 +131,33 @@ async fn stores_and_reads_back_a_kloset() {
         .is_empty());
     assert!(store.size().await.expect("size") >= bytes.len() as i64);
 
-    store
-        .delete(ResourceKind::Packfile, &mac)
-        .await
-        .expect("delete");
-    assert!(store
-        .list(ResourceKind::Packfile)
-        .await
-        .expect("list")
-        .is_empty());
     assert_eq!(store.denied_requests(), 0);
     store.close().await.expect("close");
+}
+
+#[tokio::test]
+async fn deletes_objects() {
+    let data = tempfile::tempdir().expect("data dir");
+    let cache = tempfile::tempdir().expect("cache dir");
+    let port = s3s_fs(data.path()).await;
+    let host = host(cache.path(), 512 * MIB);
+    let mut store = host.open(&config(port, &[])).await.expect("open");
+    store.create(b"c").await.expect("create");
+    let mac = [0x11; 32];
+    let state = &b"state"[..];
+    store
+        .put(ResourceKind::State, &mac, state)
+        .await
+        .expect("put");
+
+    store
+        .delete(ResourceKind::State, &mac)
+        .await
+        .expect("delete");
+    let listed = store.list(ResourceKind::State).await.expect("list");
+    assert!(listed.is_empty());
+    let again = store.delete(ResourceKind::State, &mac).await;
+    again.expect("deleting a missing object succeeds");
 }
 
 #[tokio::test]
@@ -194,6 +210,7 @@ async fn a_trapped_instance_is_dead_and_the_host_opens_a_fresh_one() {
         panic!("expected a trap, got {err}");
     };
     assert!(message.contains("memory limit"), "{message}");
+    assert!(!message.contains('\n'), "{message}");
     assert!(matches!(store.ping().await, Err(HostError::Trap(_))));
 
     let mut fresh = host.open(&config).await.expect("open again");

@@ -329,3 +329,12 @@ async fn a_corrupted_object_is_reported_as_corrupted() {
         "{err}"
     );
 }
+
+/// A pool of stores over one host is the way to run requests in parallel.
+#[test]
+fn hosts_are_shareable_and_stores_movable_between_threads() {
+    fn shareable<T: Clone + Send + Sync + 'static>() {}
+    fn movable<T: Send + 'static>() {}
+    shareable::<Host>();
+    movable::<kloset_host::StoreHandle>();
+}

@@ -160,7 +160,8 @@ impl StoreHandle {
             for mac in page {
                 let len = mac.len();
                 macs.push(mac.try_into().map_err(|_| {
-                    HostError::Trap(format!("the component listed a MAC of {len} bytes"))
+                    let message = format!("the component listed a MAC of {len} bytes");
+                    HostError::Store(kloset_s3::error::Error::Other(message))
                 })?);
             }
         }
@@ -336,11 +337,13 @@ fn start_call(store: &mut Store<Sandbox>) {
 /// refused growth is the likely cause.
 fn trap_message(store: &Store<Sandbox>, e: &wasmtime::Error) -> String {
     let memory = &store.data().memory;
+    // The root cause says what happened; the wasm backtrace above it only
+    // names functions of a stripped binary.
+    tracing::debug!(error = ?e, "the component trapped");
     let cause = e
         .chain()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ");
+        .last()
+        .map_or_else(|| e.to_string(), ToString::to_string);
     if memory.refused() {
         format!(
             "{cause} (the component reached its memory limit of {} bytes)",

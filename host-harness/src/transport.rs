@@ -7,6 +7,7 @@
 //! URI says: the egress [`Policy`](crate::policy::Policy) has checked that URI
 //! already, and this is the second lock on the same door.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -16,7 +17,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Request, Response, Uri};
 use http_body::{Body, Frame, SizeHint};
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use kloset_s3::config::{Endpoint, Timeouts};
@@ -95,7 +96,11 @@ impl Transport {
         let (mut parts, body) = request.into_parts();
         // On a direct connection the request line carries the path only.
         parts.uri = origin_form(&parts.uri);
-        let body = WatchedBody::new(body, watch.clone()).boxed_unsync();
+        let length = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse().ok());
+        let body = WatchedBody::new(body, watch.clone(), length).boxed_unsync();
         let mut request = Request::from_parts(parts, body);
         loop {
             let (mut connection, reused) = match self.checkout() {
@@ -240,17 +245,36 @@ impl UploadWatch {
 }
 
 /// The request body, reporting its progress to an [`UploadWatch`].
+///
+/// hyper stops polling a body as soon as it has sent the `Content-Length`
+/// bytes, and drops it without waiting for its end. So the upload counts as
+/// sent once the last declared byte is handed over, and a body dropped
+/// complete is drained until the component finishes it: its last flush must
+/// not fail on a body the server has in full.
 struct WatchedBody {
     inner: WasiBody,
     watch: Arc<UploadWatch>,
+    /// Bytes still due according to `Content-Length`, when declared.
+    remaining: Option<u64>,
+    ended: bool,
 }
 
 impl WatchedBody {
-    fn new(inner: WasiBody, watch: Arc<UploadWatch>) -> Self {
-        if inner.is_end_stream() {
-            watch.set(Upload::Sent(std::time::Instant::now()));
+    fn new(inner: WasiBody, watch: Arc<UploadWatch>, length: Option<u64>) -> Self {
+        let body = WatchedBody {
+            inner,
+            watch,
+            remaining: length,
+            ended: false,
+        };
+        if body.complete() {
+            body.watch.set(Upload::Sent(std::time::Instant::now()));
         }
-        WatchedBody { inner, watch }
+        body
+    }
+
+    fn complete(&self) -> bool {
+        self.ended || self.remaining == Some(0) || self.inner.is_end_stream()
     }
 }
 
@@ -264,11 +288,20 @@ impl Body for WatchedBody {
     ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
         let this = &mut *self;
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let (Some(remaining), Some(data)) = (&mut this.remaining, frame.data_ref()) {
+                    *remaining = remaining.saturating_sub(data.len() as u64);
+                }
+            }
+            Poll::Ready(_) => this.ended = true,
+            Poll::Pending => {}
+        }
         let now = std::time::Instant::now();
         this.watch.set(match &polled {
             Poll::Pending => Upload::AwaitingBody,
-            Poll::Ready(Some(Ok(_))) if !this.inner.is_end_stream() => Upload::Writing(now),
-            Poll::Ready(_) => Upload::Sent(now),
+            Poll::Ready(_) if this.complete() => Upload::Sent(now),
+            Poll::Ready(_) => Upload::Writing(now),
         });
         polled
     }
@@ -279,6 +312,25 @@ impl Body for WatchedBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+impl Drop for WatchedBody {
+    fn drop(&mut self) {
+        if self.ended || self.remaining != Some(0) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let empty = Empty::new()
+            .map_err(|e: Infallible| match e {})
+            .boxed_unsync();
+        let rest = std::mem::replace(&mut self.inner, empty);
+        runtime.spawn(async move {
+            // Nothing more is due: this only waits for the component's finish.
+            let _ = rest.collect().await;
+        });
     }
 }
 
@@ -339,10 +391,9 @@ impl Body for TimedBody {
 
 #[cfg(test)]
 mod tests {
-    use std::convert::Infallible;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use http_body_util::{Empty, Full};
+    use http_body_util::Full;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
     use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
@@ -624,6 +675,47 @@ mod tests {
         let response = transport.send(req, None).await.expect("send");
         assert_eq!(body_text(response).await.expect("body"), "ok");
         assert!(started.elapsed() > Duration::from_millis(900));
+    }
+
+    /// `Chunks`, then no end: the component has written every byte but not
+    /// finished the body yet.
+    struct Unfinished(usize);
+
+    impl Body for Unfinished {
+        type Data = Bytes;
+        type Error = Error;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+            if self.0 == 0 {
+                return Poll::Pending;
+            }
+            self.0 -= 1;
+            Poll::Ready(Some(Ok(Frame::data(Bytes::from(vec![7; 1 << 20])))))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_complete_by_content_length_waits_for_first_byte_only() {
+        // hyper never polls the body again after its declared length: the
+        // server's slow answer must be a first-byte wait, not a write stall.
+        let (listener, port) = listener().await;
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            read_head(&mut socket).await;
+            let mut body = vec![0; 2 << 20];
+            socket.read_exact(&mut body).await.expect("read body");
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            socket.write_all(OK).await.expect("answer");
+        });
+        let transport = transport(port, timeouts(3000, 200));
+        let mut req = request(port, Unfinished(2).boxed_unsync());
+        let length = (2u64 << 20).to_string().parse().expect("value");
+        req.headers_mut().insert("content-length", length);
+        let response = transport.send(req, None).await.expect("send");
+        assert_eq!(body_text(response).await.expect("body"), "ok");
     }
 
     #[tokio::test]

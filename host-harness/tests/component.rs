@@ -2,6 +2,8 @@
 //! 127.0.0.1: the host API end to end, its limits and its trap recovery.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use kloset_host::{ComponentCache, Host, HostError, HostOptions, Range, ResourceKind};
 use kloset_s3::error::Error;
@@ -15,6 +17,13 @@ const MIB: usize = 1 << 20;
 
 /// Serves `root` over S3 on a free loopback port.
 async fn s3s_fs(root: &Path) -> u16 {
+    s3s_fs_counting(root).await.0
+}
+
+/// [`s3s_fs`], counting the connections it accepts.
+async fn s3s_fs_counting(root: &Path) -> (u16, Arc<AtomicUsize>) {
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
     let fs = s3s_fs::FileSystem::new(root).expect("s3s-fs root");
     let mut builder = S3ServiceBuilder::new(fs);
     builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
@@ -26,6 +35,7 @@ async fn s3s_fs(root: &Path) -> u16 {
             let Ok((socket, _)) = listener.accept().await else {
                 continue;
             };
+            counter.fetch_add(1, Ordering::SeqCst);
             let service = service.clone();
             tokio::spawn(async move {
                 let io = hyper_util::rt::TokioIo::new(socket);
@@ -35,7 +45,7 @@ async fn s3s_fs(root: &Path) -> u16 {
             });
         }
     });
-    port
+    (port, accepted)
 }
 
 fn config(port: u16, extra: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -131,17 +141,33 @@ async fn stores_and_reads_back_a_kloset() {
         .is_empty());
     assert!(store.size().await.expect("size") >= bytes.len() as i64);
 
-    store
-        .delete(ResourceKind::Packfile, &mac)
-        .await
-        .expect("delete");
-    assert!(store
-        .list(ResourceKind::Packfile)
-        .await
-        .expect("list")
-        .is_empty());
     assert_eq!(store.denied_requests(), 0);
     store.close().await.expect("close");
+}
+
+#[tokio::test]
+async fn deletes_objects() {
+    let data = tempfile::tempdir().expect("data dir");
+    let cache = tempfile::tempdir().expect("cache dir");
+    let port = s3s_fs(data.path()).await;
+    let host = host(cache.path(), 512 * MIB);
+    let mut store = host.open(&config(port, &[])).await.expect("open");
+    store.create(b"c").await.expect("create");
+    let mac = [0x11; 32];
+    let state = &b"state"[..];
+    store
+        .put(ResourceKind::State, &mac, state)
+        .await
+        .expect("put");
+
+    store
+        .delete(ResourceKind::State, &mac)
+        .await
+        .expect("delete");
+    let listed = store.list(ResourceKind::State).await.expect("list");
+    assert!(listed.is_empty());
+    let again = store.delete(ResourceKind::State, &mac).await;
+    again.expect("deleting a missing object succeeds");
 }
 
 #[tokio::test]
@@ -194,6 +220,7 @@ async fn a_trapped_instance_is_dead_and_the_host_opens_a_fresh_one() {
         panic!("expected a trap, got {err}");
     };
     assert!(message.contains("memory limit"), "{message}");
+    assert!(!message.contains('\n'), "{message}");
     assert!(matches!(store.ping().await, Err(HostError::Trap(_))));
 
     let mut fresh = host.open(&config).await.expect("open again");
@@ -310,5 +337,43 @@ async fn a_corrupted_object_is_reported_as_corrupted() {
     assert!(
         matches!(err, HostError::Store(Error::Corrupted(_))),
         "{err}"
+    );
+}
+
+/// A pool of stores over one host is the way to run requests in parallel.
+#[test]
+fn hosts_are_shareable_and_stores_movable_between_threads() {
+    fn shareable<T: Clone + Send + Sync + 'static>() {}
+    fn movable<T: Send + 'static>() {}
+    shareable::<Host>();
+    movable::<kloset_host::StoreHandle>();
+}
+
+#[tokio::test]
+async fn requests_reuse_a_kept_connection() {
+    let data = tempfile::tempdir().expect("data dir");
+    let cache = tempfile::tempdir().expect("cache dir");
+    let (port, accepted) = s3s_fs_counting(data.path()).await;
+    let host = host(cache.path(), 512 * MIB);
+    let mut store = host.open(&config(port, &[])).await.expect("open");
+    store.create(b"c").await.expect("create");
+    for i in 0..10u8 {
+        let mac = [i; 32];
+        let bytes = object(1000 + usize::from(i));
+        store
+            .put(ResourceKind::State, &mac, &bytes[..])
+            .await
+            .expect("put");
+        let mut read = Vec::new();
+        store
+            .get(ResourceKind::State, &mac, None, &mut read)
+            .await
+            .expect("get");
+        assert!(read == bytes);
+    }
+    let connections = accepted.load(Ordering::SeqCst);
+    assert!(
+        connections <= 2,
+        "{connections} connections for 20+ requests"
     );
 }

@@ -10,6 +10,8 @@
 
 mod bindings;
 mod cache;
+pub mod cli;
+pub mod demo;
 mod egress;
 mod engine;
 mod error;

@@ -260,7 +260,7 @@ mod tests {
             ("frobnicate", "unknown verb `frobnicate`"),
             ("--bogus ping", "unknown option `--bogus`"),
             ("ls tree", "unknown kind `tree`"),
-            ("rm lock abc", "32 bytes"),
+            ("rm lock abcd", "32 bytes"),
             ("rm lock zz", "not hexadecimal"),
             ("put lock", "takes 3 argument"),
             ("-o", "needs a value"),

@@ -134,6 +134,14 @@ impl wit::GuestStore for StoreResource {
     fn close(&self) -> WitResult<()> {
         self.inner.close().map_err(to_wit)
     }
+
+    fn stats(&self) -> wit::Stats {
+        let stats = self.inner.shared().client.stats();
+        wit::Stats {
+            requests: stats.requests,
+            retries: stats.retries,
+        }
+    }
 }
 
 impl wit::GuestListing for ListingResource {

@@ -14,7 +14,7 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::kloset::s3::kloset_store::{
-    Error as WitError, GuestStore, Mode, Range, ResourceKind,
+    Error as WitError, GuestStore, Mode, Range, ResourceKind, Stats,
 };
 
 /// The WIT error, as the component's own error type (they map 1:1).

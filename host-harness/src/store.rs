@@ -9,7 +9,7 @@ use wasmtime::component::ResourceAny;
 use wasmtime::{Store, UpdateDeadline};
 
 use crate::bindings::{
-    store_error, GuestStore, KlosetS3, KlosetS3Pre, Mode, Range, ResourceKind, WitError,
+    store_error, GuestStore, KlosetS3, KlosetS3Pre, Mode, Range, ResourceKind, Stats, WitError,
 };
 use crate::error::HostError;
 use crate::sandbox::Sandbox;
@@ -272,6 +272,15 @@ impl StoreHandle {
             .call_close(&mut self.store, self.resource)
             .await;
         self.end(r)
+    }
+
+    /// Requests the component sent and retries it made, since it was opened.
+    pub async fn stats(&mut self) -> Result<Stats, HostError> {
+        self.begin()?;
+        let r = guest(&self.bindings)
+            .call_stats(&mut self.store, self.resource)
+            .await;
+        self.end(r.map(Ok))
     }
 
     /// The most linear memory the instance held since it was created or since

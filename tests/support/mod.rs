@@ -13,6 +13,7 @@
 //!   sets it so that a run can never pass by silently skipping a server.
 
 pub mod proxy;
+pub mod raw;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -247,6 +248,19 @@ impl TestServer {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
         );
+        config
+    }
+
+    /// [`TestServer::config`] with requests sent to `endpoint` instead (a
+    /// proxy in front of this server): same keys, same bucket.
+    pub fn config_via(
+        &self,
+        endpoint: SocketAddr,
+        bucket: &str,
+        extra: &[(&str, &str)],
+    ) -> Vec<(String, String)> {
+        let mut config = self.config(bucket, "", extra);
+        config[0].1 = format!("s3://{endpoint}/{bucket}");
         config
     }
 

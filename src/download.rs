@@ -11,7 +11,7 @@
 use std::rc::Rc;
 
 use crate::actions::{self, ByteRange};
-use crate::client::{ResponseBody, Transport, TransportError};
+use crate::client::{header, ResponseBody, Transport, TransportError};
 use crate::error::{Error, Result};
 use crate::integrity::{self, Verifier};
 use crate::retry::{Decision, Outcome};
@@ -57,14 +57,14 @@ impl<T: Transport> Download<T> {
             }
             Err(e) => return Err(e.into_error(&key)),
         };
-        let header = |name: &str| response.header(name).map(str::to_owned);
-        let etag = header("etag")
+        let etag = response
+            .header("etag")
             .map(|v| v.trim().trim_matches('"').to_owned())
             .unwrap_or_default();
-        let length = body_length(&header, &key, range, response.status)?;
+        let length = body_length(&response.headers, &key, range, response.status)?;
         let verifier = match range {
             None => Some(Verifier::new(integrity::expected(
-                header,
+                &response.headers,
                 length,
                 shared.config.verify_etag,
             )?)),
@@ -211,8 +211,7 @@ impl<T: Transport> Download<T> {
                 }
                 _ => e.into_error(&self.key),
             })?;
-        let header = |name: &str| response.header(name).map(str::to_owned);
-        body_length(&header, &self.key, Some(rest), response.status)?;
+        body_length(&response.headers, &self.key, Some(rest), response.status)?;
         self.body = Some(response.body);
         Ok(())
     }
@@ -235,12 +234,12 @@ fn describe(range: Option<ByteRange>) -> String {
 /// asked: a ranged answer must cover exactly the range (a range that runs past
 /// the end of the object is an error, never a short read).
 fn body_length(
-    header: &impl Fn(&str) -> Option<String>,
+    headers: &[(String, String)],
     key: &str,
     range: Option<ByteRange>,
     status: u16,
 ) -> Result<u64> {
-    let length = header("content-length")
+    let length = header(headers, "content-length")
         .and_then(|v| v.trim().parse::<u64>().ok())
         .ok_or_else(|| Error::Other(format!("GET {key}: the server sent no Content-Length")))?;
     let Some(range) = range else {
@@ -252,7 +251,7 @@ fn body_length(
             describe(Some(range))
         )));
     }
-    let content_range = header("content-range").unwrap_or_default();
+    let content_range = header(headers, "content-range").unwrap_or_default();
     let (first, last, total) = parse_content_range(&content_range).ok_or_else(|| {
         Error::Other(format!(
             "GET {key}: unreadable Content-Range `{content_range}`"
@@ -285,15 +284,7 @@ fn parse_content_range(value: &str) -> Option<(u64, u64, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.to_string())
-        }
-    }
+    use crate::integrity::tests::headers;
 
     #[test]
     fn ranged_answers_must_cover_the_range_exactly() {

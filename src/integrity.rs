@@ -17,6 +17,7 @@
 use md5::{Digest as _, Md5};
 
 use crate::actions::{META_MD5, META_PART_SIZE};
+use crate::client::header;
 use crate::error::Error;
 use crate::hex;
 
@@ -38,18 +39,18 @@ pub enum Expected {
 
 /// The digest a full GET response must match, from its headers.
 pub fn expected(
-    header: impl Fn(&str) -> Option<String>,
+    headers: &[(String, String)],
     length: u64,
     verify_etag: bool,
 ) -> Result<Expected, Error> {
-    if let Some(value) = header(META_MD5) {
-        return md5_from_hex(&value)
+    if let Some(value) = header(headers, META_MD5) {
+        return md5_from_hex(value)
             .map(Expected::Md5)
             .ok_or_else(|| Error::Corrupted(format!("unreadable {META_MD5} metadata")));
     }
-    let etag = header("etag").unwrap_or_default();
+    let etag = header(headers, "etag").unwrap_or_default();
     let etag = etag.trim().trim_matches('"');
-    if !verify_etag || encrypted_etag(&header) {
+    if !verify_etag || encrypted_etag(headers) {
         return Ok(Expected::LengthOnly);
     }
     match etag.split_once('-') {
@@ -57,17 +58,17 @@ pub fn expected(
         Some((digest, parts)) => Ok(part_md5s(
             digest,
             parts,
-            header(META_PART_SIZE).as_deref(),
+            header(headers, META_PART_SIZE),
             length,
         )),
     }
 }
 
 /// SSE-C and SSE-KMS objects have ETags that are not MD5s of their bytes.
-fn encrypted_etag(header: &impl Fn(&str) -> Option<String>) -> bool {
-    let kms = header("x-amz-server-side-encryption")
+fn encrypted_etag(headers: &[(String, String)]) -> bool {
+    let kms = header(headers, "x-amz-server-side-encryption")
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("aws:kms"));
-    kms || header("x-amz-server-side-encryption-customer-algorithm").is_some()
+    kms || header(headers, "x-amz-server-side-encryption-customer-algorithm").is_some()
 }
 
 /// A multipart ETag is only checkable when the part size is known (we record
@@ -206,16 +207,15 @@ pub fn md5(data: &[u8]) -> [u8; 16] {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn headers<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.to_string())
-        }
+    /// Response headers as the transport hands them over.
+    pub(crate) fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
     }
 
     fn verify(expected: Expected, body: &[u8], chunk: usize) -> Result<(), String> {
@@ -233,7 +233,7 @@ mod tests {
         ];
         let pairs: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
         assert_eq!(
-            expected(headers(&pairs), 5, true).unwrap(),
+            expected(&headers(&pairs), 5, true).unwrap(),
             Expected::Md5(want)
         );
     }
@@ -243,7 +243,7 @@ mod tests {
         let etag = format!("\"{}\"", hex::encode(&md5(b"abc")));
         let plain = [("etag", etag.as_str())];
         assert_eq!(
-            expected(headers(&plain), 3, true).unwrap(),
+            expected(&headers(&plain), 3, true).unwrap(),
             Expected::Md5(md5(b"abc"))
         );
         let kms = [
@@ -251,11 +251,11 @@ mod tests {
             ("x-amz-server-side-encryption", "aws:kms"),
         ];
         assert_eq!(
-            expected(headers(&kms), 3, true).unwrap(),
+            expected(&headers(&kms), 3, true).unwrap(),
             Expected::LengthOnly
         );
         assert_eq!(
-            expected(headers(&plain), 3, false).unwrap(),
+            expected(&headers(&plain), 3, false).unwrap(),
             Expected::LengthOnly
         );
     }
@@ -270,7 +270,7 @@ mod tests {
         let etag = digests.etag();
         assert!(etag.ends_with("-3"));
         let good = [("etag", etag.as_str()), (META_PART_SIZE, "10")];
-        let e = expected(headers(&good), 25, true).unwrap();
+        let e = expected(&headers(&good), 25, true).unwrap();
         assert!(matches!(e, Expected::PartMd5s { parts: 3, .. }));
         for chunk in [1, 3, 10, 7, 100] {
             assert_eq!(verify(e.clone(), &body, chunk), Ok(()));
@@ -282,12 +282,12 @@ mod tests {
         // A part size that disagrees with the count is not trusted.
         let bad = [("etag", etag.as_str()), (META_PART_SIZE, "5")];
         assert_eq!(
-            expected(headers(&bad), 25, true).unwrap(),
+            expected(&headers(&bad), 25, true).unwrap(),
             Expected::LengthOnly
         );
         let none = [("etag", etag.as_str())];
         assert_eq!(
-            expected(headers(&none), 25, true).unwrap(),
+            expected(&headers(&none), 25, true).unwrap(),
             Expected::LengthOnly
         );
     }
@@ -303,7 +303,7 @@ mod tests {
     fn unreadable_metadata_is_corruption() {
         let h = [(META_MD5, "zz")];
         assert!(matches!(
-            expected(headers(&h), 1, true),
+            expected(&headers(&h), 1, true),
             Err(Error::Corrupted(_))
         ));
     }

@@ -12,7 +12,7 @@
 use std::rc::Rc;
 
 use crate::actions::{self, WriteOptions, META_MD5, META_PART_SIZE};
-use crate::client::{read_capped, Response, SendError, Transport};
+use crate::client::{header, read_capped, Response, SendError, Transport};
 use crate::config::Checksum;
 use crate::download::Download;
 use crate::error::{Error, Result};
@@ -343,18 +343,11 @@ impl<T: Transport> Upload<T> {
         let Some(headers) = self.shared.head(&self.key)? else {
             return Ok(false);
         };
-        let header = |name: &str| {
-            headers
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.clone())
-        };
-        if let Some(length) = header("content-length").and_then(|v| v.parse::<u64>().ok()) {
-            if length != self.total {
-                return Ok(false);
-            }
+        let length = header(&headers, "content-length").and_then(|v| v.parse::<u64>().ok());
+        if length.is_some_and(|length| length != self.total) {
+            return Ok(false);
         }
-        let theirs = integrity::expected(header, self.total, true)?;
+        let theirs = integrity::expected(&headers, self.total, true)?;
         if theirs == *ours {
             return Ok(true);
         }

@@ -252,7 +252,7 @@ fn body_length(
         )));
     }
     let content_range = header(headers, "content-range").unwrap_or_default();
-    let (first, last, total) = parse_content_range(&content_range).ok_or_else(|| {
+    let (first, last, total) = parse_content_range(content_range).ok_or_else(|| {
         Error::Other(format!(
             "GET {key}: unreadable Content-Range `{content_range}`"
         ))

@@ -28,17 +28,31 @@ pub struct WasiBody {
 }
 
 impl ResponseBody for WasiBody {
+    /// Waits for the first bytes, then takes whatever else has already
+    /// arrived, up to `max`: fewer, larger chunks mean fewer crossings of the
+    /// component boundary per object.
     fn read(&mut self, max: usize) -> Result<Option<Vec<u8>>, TransportError> {
-        match self.stream.blocking_read(max as u64) {
-            Ok(chunk) => Ok(Some(chunk)),
-            Err(StreamError::Closed) => Ok(None),
-            Err(StreamError::LastOperationFailed(e)) => {
-                Err(match wasi::http::types::http_error_code(&e) {
-                    Some(code) => classify(&code),
-                    None => TransportError::Connection(e.to_debug_string()),
-                })
+        let mut chunk = match self.stream.blocking_read(max as u64) {
+            Ok(chunk) => chunk,
+            Err(StreamError::Closed) => return Ok(None),
+            Err(StreamError::LastOperationFailed(e)) => return Err(stream_error(&e)),
+        };
+        while chunk.len() < max {
+            match self.stream.read((max - chunk.len()) as u64) {
+                Ok(more) if !more.is_empty() => chunk.extend_from_slice(&more),
+                // Nothing more yet, or the end: both are for the next call.
+                Ok(_) | Err(StreamError::Closed) => break,
+                Err(StreamError::LastOperationFailed(e)) => return Err(stream_error(&e)),
             }
         }
+        Ok(Some(chunk))
+    }
+}
+
+fn stream_error(e: &wasi::io::error::Error) -> TransportError {
+    match wasi::http::types::http_error_code(e) {
+        Some(code) => classify(&code),
+        None => TransportError::Connection(e.to_debug_string()),
     }
 }
 
@@ -164,10 +178,7 @@ fn send_body(outgoing: OutgoingBody, body: &[u8]) -> Result<(), TransportError> 
 fn write_all(stream: &OutputStream, mut data: &[u8]) -> Result<(), TransportError> {
     let failed = |e: StreamError| match e {
         StreamError::Closed => TransportError::Connection("connection closed while sending".into()),
-        StreamError::LastOperationFailed(e) => match wasi::http::types::http_error_code(&e) {
-            Some(code) => classify(&code),
-            None => TransportError::Connection(e.to_debug_string()),
-        },
+        StreamError::LastOperationFailed(e) => stream_error(&e),
     };
     while !data.is_empty() {
         let permitted = stream.check_write().map_err(failed)?;

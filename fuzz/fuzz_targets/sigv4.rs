@@ -28,7 +28,9 @@ fuzz_target!(|data: &[u8]| {
     signer.sign(&mut second, Payload::Empty, 1_440_938_160);
     assert_eq!(first, second);
     let auth = first.header_value("authorization").unwrap_or_default().to_string();
-    for (name, _) in &req.headers {
+    // A given `authorization` is replaced by ours, never signed; every other
+    // header is.
+    for (name, _) in req.headers.iter().filter(|(n, _)| n != "authorization") {
         assert!(auth.contains(name.as_str()), "{name} not signed");
     }
     let line = first.path_and_query();

@@ -9,6 +9,7 @@
 
 pub mod actions;
 pub mod bucket;
+pub mod calendar;
 pub mod client;
 pub mod config;
 pub mod download;

@@ -17,6 +17,7 @@ pub mod error;
 pub mod hex;
 pub mod integrity;
 pub mod layout;
+pub mod region;
 pub mod request;
 pub mod retry;
 pub mod secret;

@@ -5,7 +5,9 @@
 
 use crate::bucket::Bucket;
 use crate::config::{SseCustomerKey, StorageClass};
-use crate::request::{Method, Request};
+use crate::refusal::Sent;
+use crate::request::{uri_encode, Method, Request};
+use crate::retention::{Retention, MODE_HEADER, UNTIL_HEADER};
 
 /// Metadata header naming the part size of a multipart object, so a reader can
 /// recompute the per-part MD5 digests its ETag is made of.
@@ -26,16 +28,28 @@ impl ObjectOptions {
     /// SSE-C headers: required on every request that reads or writes the
     /// object's data (PUT, GET, HEAD, CreateMultipartUpload, UploadPart, Complete).
     fn apply_sse_c(&self, req: &mut Request) {
+        self.sse_c_headers(req, "x-amz-server-side-encryption-customer");
+    }
+
+    /// The same key again for the source of a CopyObject, which S3 must
+    /// decrypt before it encrypts the copy.
+    fn apply_copy_source_sse_c(&self, req: &mut Request) {
+        self.sse_c_headers(req, "x-amz-copy-source-server-side-encryption-customer");
+    }
+
+    /// What a read with these options sends, to explain its refusals.
+    pub fn sent(&self) -> Sent {
+        Sent {
+            sse_c: self.sse_c.is_some(),
+            ..Sent::default()
+        }
+    }
+
+    fn sse_c_headers(&self, req: &mut Request, prefix: &str) {
         if let Some(key) = &self.sse_c {
-            req.set_header("x-amz-server-side-encryption-customer-algorithm", "AES256");
-            req.set_header(
-                "x-amz-server-side-encryption-customer-key",
-                key.key_base64().expose(),
-            );
-            req.set_header(
-                "x-amz-server-side-encryption-customer-key-md5",
-                key.key_md5_base64(),
-            );
+            req.set_header(&format!("{prefix}-algorithm"), "AES256");
+            req.set_header(&format!("{prefix}-key"), key.key_base64().expose());
+            req.set_header(&format!("{prefix}-key-md5"), key.key_md5_base64());
         }
     }
 }
@@ -48,9 +62,21 @@ pub struct WriteOptions<'a> {
     pub if_none_match: bool,
     pub metadata: Vec<(&'static str, String)>,
     pub object: Option<&'a ObjectOptions>,
+    /// Object Lock: the new object cannot be deleted before this retention
+    /// ends (S3 then requires Content-MD5, which every write carries).
+    pub retention: Option<Retention>,
 }
 
 impl WriteOptions<'_> {
+    /// What a write with these options sends, to explain its refusals.
+    pub fn sent(&self) -> Sent {
+        Sent {
+            sse_c: self.object.is_some_and(|o| o.sse_c.is_some()),
+            storage_class: self.storage_class.filter(|c| *c != StorageClass::Standard),
+            lock: self.retention.is_some(),
+        }
+    }
+
     fn apply(&self, req: &mut Request) {
         if let Some(class) = self.storage_class {
             // STANDARD is every provider's default: not sending it keeps providers
@@ -65,6 +91,10 @@ impl WriteOptions<'_> {
         if let Some(object) = self.object {
             object.apply_sse_c(req);
         }
+        if let Some(retention) = &self.retention {
+            req.set_header(MODE_HEADER, retention.mode.as_str());
+            req.set_header(UNTIL_HEADER, &retention.until_text());
+        }
     }
 }
 
@@ -75,10 +105,63 @@ pub struct ByteRange {
     pub last: u64,
 }
 
-pub fn create_bucket(bucket: &Bucket, body_md5_base64: Option<&str>) -> Request {
+/// CreateBucket; `object_lock` creates it with Object Lock enabled (which
+/// also turns versioning on): the only moment AWS allowed that for years.
+pub fn create_bucket(bucket: &Bucket, body_md5_base64: Option<&str>, object_lock: bool) -> Request {
     let mut req = bucket.request(Method::Put);
     if let Some(md5) = body_md5_base64 {
         req.set_header("content-md5", md5);
+    }
+    if object_lock {
+        req.set_header("x-amz-bucket-object-lock-enabled", "true");
+    }
+    req
+}
+
+/// GetObjectLockConfiguration: whether the bucket has Object Lock enabled and
+/// its default retention.
+pub fn get_object_lock_configuration(bucket: &Bucket) -> Request {
+    bucket.request(Method::Get).query("object-lock", "")
+}
+
+/// PutObjectRetention of one version (the current one without `version_id`).
+/// The body is [`crate::xml::retention_body`]; S3 requires its Content-MD5.
+pub fn put_object_retention(
+    bucket: &Bucket,
+    key: &str,
+    version_id: Option<&str>,
+    body_md5_base64: &str,
+) -> Request {
+    let mut req = bucket.object(Method::Put, key).query("retention", "");
+    if let Some(version) = version_id {
+        req = req.query("versionId", version);
+    }
+    req.set_header("content-md5", body_md5_base64);
+    req.set_header("content-type", "application/xml");
+    req
+}
+
+/// Content-MD5 of an empty body.
+const EMPTY_MD5_BASE64: &str = "1B2M2Y8AsgTpgAmY7PhCfg==";
+
+/// CopyObject of `source_key` (same bucket) to `key`, server side: the bytes
+/// never travel. Metadata is copied; `options` give the copy its storage
+/// class, lock and SSE-C key (the same key decrypts the source). Content-MD5
+/// (of the empty body) too: moto refuses lock headers on a copy without it.
+pub fn copy_object(
+    bucket: &Bucket,
+    key: &str,
+    source_key: &str,
+    options: &WriteOptions<'_>,
+) -> Request {
+    let mut req = bucket.object(Method::Put, key);
+    let source = format!("/{}/{}", bucket.name(), uri_encode(source_key, false));
+    req.set_header("x-amz-copy-source", &source);
+    req.set_header("x-amz-metadata-directive", "COPY");
+    req.set_header("content-md5", EMPTY_MD5_BASE64);
+    options.apply(&mut req);
+    if let Some(object) = options.object {
+        object.apply_copy_source_sse_c(&mut req);
     }
     req
 }

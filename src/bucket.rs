@@ -94,4 +94,81 @@ mod tests {
             "https://backups.s3.eu-west-3.amazonaws.com/"
         );
     }
+
+    #[test]
+    fn virtual_host_on_a_self_hosted_endpoint_keeps_scheme_and_port() {
+        // MinIO with MINIO_DOMAIN=minio.local: buckets as host names.
+        let config = config(&[
+            ("location", "s3://backups.minio.local:9000/host1"),
+            ("endpoint", "minio.local:9000"),
+            ("virtual_host", "true"),
+            ("use_tls", "false"),
+        ]);
+        assert_eq!(
+            config.request_endpoint().authority(),
+            "backups.minio.local:9000"
+        );
+        // kloset's Origin is the service, not the bucket's host.
+        assert_eq!(config.origin(), "minio.local:9000");
+        let b = Bucket::new(&config);
+        let r = b.object(Method::Put, "host1/states/ab/cd");
+        assert_eq!(
+            r.url(),
+            "http://backups.minio.local:9000/host1/states/ab/cd"
+        );
+        assert_eq!(r.authority, "backups.minio.local:9000");
+        let list = b.request(Method::Get).query("list-type", "2");
+        assert_eq!(list.url(), "http://backups.minio.local:9000/?list-type=2");
+    }
+
+    #[test]
+    fn virtual_host_requests_sign_the_bucket_host() {
+        use crate::sigv4::{Payload, Signer};
+        let config = config(&[
+            ("location", "s3://backups.s3.eu-west-3.amazonaws.com/pfx"),
+            ("endpoint", "s3.eu-west-3.amazonaws.com"),
+            ("virtual_host", "true"),
+            ("session_token", "TOKEN"),
+        ]);
+        assert_eq!(config.region, "eu-west-3");
+        let mut r = Bucket::new(&config).object(Method::Get, "pfx/CONFIG");
+        let signer = Signer::s3(
+            &config.access_key,
+            config.secret_key.clone(),
+            config.session_token.clone(),
+            &config.region,
+        );
+        signer.sign(&mut r, Payload::Empty, 1_440_938_160);
+        let auth = r.header_value("authorization").unwrap();
+        assert!(
+            auth.contains("Credential=a/20150830/eu-west-3/s3/aws4_request"),
+            "{auth}"
+        );
+        assert!(
+            auth.contains(
+                "SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token"
+            ),
+            "{auth}"
+        );
+        assert_eq!(r.header_value("x-amz-security-token"), Some("TOKEN"));
+        assert_eq!(r.authority, "backups.s3.eu-west-3.amazonaws.com");
+    }
+
+    #[test]
+    fn aws_buckets_go_virtual_host_unless_the_name_cannot() {
+        // minio-go's choice, which Go users get without asking.
+        let aws = |location: &str| {
+            let c = config(&[("location", location)]);
+            Bucket::new(&c).object(Method::Get, "k").url()
+        };
+        assert_eq!(
+            aws("s3://s3.eu-west-3.amazonaws.com/backups"),
+            "https://backups.s3.eu-west-3.amazonaws.com/k"
+        );
+        // A dot would fall outside the certificate's `*.s3...amazonaws.com`.
+        assert_eq!(
+            aws("s3://s3.eu-west-3.amazonaws.com/my.backups"),
+            "https://s3.eu-west-3.amazonaws.com/my.backups/k"
+        );
+    }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::config::{Config, Timeouts};
 use crate::error::{Error, S3Failure};
+use crate::region;
 use crate::request::{Method, Request};
 use crate::retry::{Decision, Outcome, RetryPolicy};
 use crate::sigv4::{Payload, Signer};
@@ -197,7 +198,9 @@ impl<T: Transport> Client<T> {
 
     /// [`Client::send`], with `accept` judging each 2xx response: S3 may hide
     /// an error in a 200 (CompleteMultipartUpload does), and such an error is
-    /// retried like any other.
+    /// retried like any other. A server that names the bucket's region after
+    /// a request signed for another gets the request once more, signed for
+    /// its region, which later requests keep.
     pub fn send_with<R>(
         &self,
         req: &Request,
@@ -207,14 +210,26 @@ impl<T: Transport> Client<T> {
     ) -> Result<R, SendError> {
         let start = self.transport.monotonic();
         let mut attempt = 0;
+        let mut region_switched = false;
         loop {
-            let (error, retry_after) = match self.attempt(req, body, payload) {
+            let Rejection {
+                error,
+                retry_after,
+                region,
+            } = match self.attempt(req, body, payload) {
                 Ok(response) => match accept(response) {
                     Ok(accepted) => return Ok(accepted),
-                    Err(failure) => (SendError::Rejected(failure), None),
+                    Err(failure) => Rejection::from(SendError::Rejected(failure)),
                 },
-                Err(failure) => failure,
+                Err(rejection) => rejection,
             };
+            if let Some(region) = region.filter(|r| !region_switched && r != self.region().as_str())
+            {
+                region_switched = true;
+                self.signer.borrow_mut().set_region(&region);
+                self.count_retry();
+                continue;
+            }
             let outcome = match &error {
                 SendError::Rejected(f) => Outcome::Status {
                     status: f.status,
@@ -236,14 +251,21 @@ impl<T: Transport> Client<T> {
         }
     }
 
+    /// The region requests are signed for: the configured one, or the one
+    /// the server named.
+    pub fn region(&self) -> String {
+        self.signer.borrow().region().to_owned()
+    }
+
     /// One signed attempt. A non-2xx answer becomes a [`SendError::Rejected`]
-    /// with the server's error document and its `Retry-After`, if any.
+    /// with the server's error document, its `Retry-After` and the bucket
+    /// region it names, if any.
     fn attempt(
         &self,
         req: &Request,
         body: &[u8],
         payload: Payload<'_>,
-    ) -> Result<Response<T::Body>, (SendError, Option<Duration>)> {
+    ) -> Result<Response<T::Body>, Rejection> {
         let mut signed = req.clone();
         // PUT and POST always say how long their body is: without it the HTTP
         // layer would fall back to chunked encoding, which S3 rejects.
@@ -258,7 +280,7 @@ impl<T: Transport> Client<T> {
         let mut response = self
             .transport
             .send(&signed, body, &self.timeouts)
-            .map_err(|e| (SendError::Transport(e), None))?;
+            .map_err(|e| Rejection::from(SendError::Transport(e)))?;
         if (200..300).contains(&response.status) {
             return Ok(response);
         }
@@ -273,7 +295,35 @@ impl<T: Transport> Client<T> {
                 .unwrap_or_default()
                 .to_owned();
         }
-        Err((SendError::Rejected(failure), retry_after))
+        let region = region::from_refusal(
+            failure.status,
+            &failure.code,
+            response.header(region::BUCKET_REGION_HEADER),
+            xml::parse_error_region(&document).as_deref(),
+        );
+        Err(Rejection {
+            error: SendError::Rejected(failure),
+            retry_after,
+            region,
+        })
+    }
+}
+
+/// A failed attempt and what its answer said about trying again.
+struct Rejection {
+    error: SendError,
+    retry_after: Option<Duration>,
+    /// The bucket's region, when the server says the signature named another.
+    region: Option<String>,
+}
+
+impl From<SendError> for Rejection {
+    fn from(error: SendError) -> Self {
+        Rejection {
+            error,
+            retry_after: None,
+            region: None,
+        }
     }
 }
 

@@ -3,10 +3,11 @@
 
 use std::cell::RefCell;
 
-use crate::config::Config;
+use crate::config::{Config, LockMode};
 use crate::download::Download;
 use crate::error::Error;
 use crate::layout::{Kind, Mac};
+use crate::retention::Retention;
 use crate::store::{Listing, Store};
 use crate::transport::WasiTransport;
 use crate::upload::Upload;
@@ -131,6 +132,34 @@ impl wit::GuestStore for StoreResource {
             .map_err(to_wit)
     }
 
+    fn lock_settings(&self) -> WitResult<wit::LockSettings> {
+        let (policy, bucket) = self.inner.lock_settings().map_err(to_wit)?;
+        Ok(wit::LockSettings {
+            policy: policy.map(|lock| wit::LockPolicy {
+                mode: mode_to_wit(lock.mode),
+                retention_seconds: lock.retention.as_secs(),
+            }),
+            bucket: bucket.map(|b| wit::BucketLock {
+                enabled: b.enabled,
+                default_mode: b.default_mode.map(mode_to_wit),
+                default_days: b.default_days,
+                default_years: b.default_years,
+            }),
+        })
+    }
+
+    fn extend_retention(&self, kind: wit::ResourceKind, mac: Vec<u8>) -> WitResult<wit::Retention> {
+        let (retention, extended): (Retention, bool) = self
+            .inner
+            .extend_retention(kind_of(kind)?, &mac_of(&mac)?)
+            .map_err(to_wit)?;
+        Ok(wit::Retention {
+            mode: mode_to_wit(retention.mode),
+            retain_until: retention.until_text(),
+            extended,
+        })
+    }
+
     fn close(&self) -> WitResult<()> {
         self.inner.close().map_err(to_wit)
     }
@@ -183,6 +212,13 @@ fn kind_of(kind: wit::ResourceKind) -> WitResult<Kind> {
         wit::ResourceKind::EccPackfile | wit::ResourceKind::EccState => Err(to_wit(
             Error::Unsupported("the S3 store keeps no ECC packfiles or states".into()),
         )),
+    }
+}
+
+fn mode_to_wit(mode: LockMode) -> wit::LockMode {
+    match mode {
+        LockMode::Governance => wit::LockMode::Governance,
+        LockMode::Compliance => wit::LockMode::Compliance,
     }
 }
 

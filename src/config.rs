@@ -219,8 +219,7 @@ fn dns_compatible(bucket: &str, scheme: Scheme) -> bool {
 
 fn region(keys: &Pairs, provider: Provider, host: &str) -> Result<String> {
     let given = keys.parse_text("region", |v| {
-        let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
-        if v.len() <= 64 && v.bytes().all(allowed) {
+        if crate::region::is_name(v) {
             Ok(v.to_owned())
         } else {
             Err(format!("`{v}` is not a region name (A-Z a-z 0-9 - _ .)"))

@@ -55,7 +55,7 @@ impl<T: Transport> Download<T> {
                     describe(range)
                 )))
             }
-            Err(e) => return Err(e.into_error(&key)),
+            Err(e) => return Err(shared.refusal(&key, e, shared.object.sent())),
         };
         let etag = response
             .header("etag")
@@ -209,7 +209,7 @@ impl<T: Transport> Download<T> {
                 Some(412) => {
                     Error::Corrupted(format!("{} changed while it was being read", self.key))
                 }
-                _ => e.into_error(&self.key),
+                _ => s.refusal(&self.key, e, s.object.sent()),
             })?;
         body_length(&response.headers, &self.key, Some(rest), response.status)?;
         self.body = Some(response.body);

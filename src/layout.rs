@@ -3,11 +3,14 @@
 //!
 //! ```text
 //! <prefix>CONFIG
-//! <prefix>CONFIG.frozen              (archive storage classes)
 //! <prefix>packfiles/<mac[0]:02x>/<mac:64x>
 //! <prefix>states/<mac[0]:02x>/<mac:64x>
 //! <prefix>locks/<mac:64x>
 //! ```
+//!
+//! Archive storage classes (GLACIER, DEEP_ARCHIVE) add `.frozen` keys: the
+//! archive-class copy of `CONFIG` and of each state, and each packfile (see
+//! [`crate::store::Shared::placement`]).
 
 use std::fmt;
 
@@ -116,9 +119,10 @@ impl Layout {
         format!("{}CONFIG", self.prefix)
     }
 
-    /// The archive-class copy of `CONFIG` (Go, GLACIER and DEEP_ARCHIVE).
-    pub fn frozen_config_key(&self) -> String {
-        format!("{}CONFIG.frozen", self.prefix)
+    /// The archive-class copy of an object (`CONFIG`, a packfile, a state)
+    /// when the storage class is GLACIER or DEEP_ARCHIVE: Go's `.frozen`.
+    pub fn frozen(key: &str) -> String {
+        format!("{key}.frozen")
     }
 
     pub fn object_key(&self, kind: Kind, mac: &Mac) -> String {
@@ -184,7 +188,10 @@ mod tests {
         let layout = Layout::new("backups/host1/");
         assert_eq!(sample().hex(), hex);
         assert_eq!(layout.config_key(), "backups/host1/CONFIG");
-        assert_eq!(layout.frozen_config_key(), "backups/host1/CONFIG.frozen");
+        assert_eq!(
+            Layout::frozen(&layout.config_key()),
+            "backups/host1/CONFIG.frozen"
+        );
         assert_eq!(
             layout.object_key(Kind::Packfile, &sample()),
             format!("backups/host1/packfiles/a0/{hex}")

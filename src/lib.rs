@@ -9,6 +9,7 @@
 
 pub mod actions;
 pub mod bucket;
+pub mod calendar;
 pub mod client;
 pub mod config;
 pub mod download;
@@ -16,7 +17,10 @@ pub mod error;
 pub mod hex;
 pub mod integrity;
 pub mod layout;
+pub mod refusal;
+pub mod region;
 pub mod request;
+pub mod retention;
 pub mod retry;
 pub mod secret;
 pub mod sigv4;

@@ -10,6 +10,8 @@
 
 use std::time::Duration;
 
+use crate::calendar::{days_from_civil, days_in_month};
+
 /// The backoff ceiling of the first retry.
 const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
 /// No backoff ceiling grows beyond this (a server's Retry-After may).
@@ -181,28 +183,6 @@ fn digits(text: &str, count: usize) -> Option<i64> {
         return None;
     }
     text.parse().ok()
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    match month {
-        2 if leap => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_index = (month + 9) % 12; // March = 0
-    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }
 
 #[cfg(test)]

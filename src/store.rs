@@ -8,13 +8,15 @@ use std::rc::Rc;
 use crate::actions::{self, ObjectOptions, WriteOptions};
 use crate::bucket::Bucket;
 use crate::client::{read_capped, Client, SendError, Transport};
-use crate::config::{Config, StorageClass};
+use crate::config::{Config, ObjectLock, StorageClass};
 use crate::download::Download;
 use crate::error::{Error, Result};
 use crate::layout::{Kind, Layout, Mac};
+use crate::refusal::{self, Sent};
+use crate::retention::Retention;
 use crate::sigv4::Payload;
 use crate::upload::Upload;
-use crate::xml;
+use crate::xml::{self, ObjectLockConfig};
 
 /// The largest `CONFIG` accepted: kloset's is a few hundred bytes; anything
 /// huge is not a kloset configuration.
@@ -31,6 +33,19 @@ pub struct Shared<T> {
     closed: Cell<bool>,
 }
 
+/// Where one kloset object is written (see [`Shared::placement`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// The key the upload writes.
+    pub key: String,
+    pub class: StorageClass,
+    /// Written under Object Lock (when configured): packfiles and states.
+    pub locked: bool,
+    /// Archive tiers: the key of the archive-class copy made once the
+    /// object is written (`<key>.frozen`).
+    pub archive_copy: Option<String>,
+}
+
 impl<T: Transport> Shared<T> {
     /// Every operation starts here, so nothing runs on a closed store.
     pub fn check_open(&self) -> Result<()> {
@@ -40,12 +55,98 @@ impl<T: Transport> Shared<T> {
         Ok(())
     }
 
-    /// Where the bytes of `kind` objects live: archive tiers only for the data
-    /// (packfiles, states), never for what must stay readable to open the kloset.
-    pub fn storage_class(&self, kind: Kind) -> StorageClass {
+    fn archive(&self) -> bool {
+        self.config.storage_class.is_archive()
+    }
+
+    /// Where an object is written, as Plakar's Go connector places it, so
+    /// either connector continues the other's kloset. Locks stay in STANDARD.
+    /// Archive tiers (GLACIER, DEEP_ARCHIVE), which cannot be read without a
+    /// restore: a packfile goes straight to the tier as `<key>.frozen`; a
+    /// state is written readable in STANDARD at `<key>` and copied to the
+    /// tier as `<key>.frozen`.
+    pub fn placement(&self, kind: Kind, mac: &Mac) -> Placement {
+        let key = self.layout.object_key(kind, mac);
+        let class = self.config.storage_class;
+        let locked = kind != Kind::Lock;
         match kind {
-            Kind::Lock => StorageClass::Standard,
-            Kind::Packfile | Kind::State => self.config.storage_class,
+            Kind::Lock => Placement {
+                key,
+                class: StorageClass::Standard,
+                locked,
+                archive_copy: None,
+            },
+            _ if !self.archive() => Placement {
+                key,
+                class,
+                locked,
+                archive_copy: None,
+            },
+            Kind::Packfile => Placement {
+                key: Layout::frozen(&key),
+                class,
+                locked,
+                archive_copy: None,
+            },
+            Kind::State => Placement {
+                archive_copy: Some(Layout::frozen(&key)),
+                key,
+                class: StorageClass::Standard,
+                locked,
+            },
+        }
+    }
+
+    /// Every key an object may occupy: on archive tiers, also its
+    /// `.frozen` copy (what Delete and retention extensions must reach).
+    pub fn stored_keys(&self, kind: Kind, mac: &Mac) -> Vec<String> {
+        let key = self.layout.object_key(kind, mac);
+        if self.archive() && kind != Kind::Lock {
+            vec![Layout::frozen(&key), key]
+        } else {
+            vec![key]
+        }
+    }
+
+    /// The Object Lock retention a write sent now carries, when configured.
+    pub fn retention_now(&self) -> Option<Retention> {
+        let now = self.client.transport().unix_time();
+        self.config
+            .object_lock
+            .map(|lock| Retention::for_write(&lock, now))
+    }
+
+    /// PutObjectRetention: `retention` for `key` (the version `version_id`,
+    /// or the current one).
+    pub fn put_retention(
+        &self,
+        key: &str,
+        version_id: Option<&str>,
+        retention: &Retention,
+    ) -> Result<()> {
+        let body = xml::retention_body(retention.mode.as_str(), &retention.until_text());
+        let req = actions::put_object_retention(
+            &self.bucket,
+            key,
+            version_id,
+            &base64_md5(body.as_bytes()),
+        );
+        let hash = sha256(body.as_bytes());
+        let sent = Sent {
+            lock: true,
+            ..Sent::default()
+        };
+        self.client
+            .send(&req, body.as_bytes(), Payload::Sha256(&hash))
+            .map(|_| ())
+            .map_err(|e| self.refusal(key, e, sent))
+    }
+
+    /// A final failure of a request about `what` that carried `sent`.
+    pub fn refusal(&self, what: &str, error: SendError, sent: Sent) -> Error {
+        match error {
+            SendError::Rejected(failure) => refusal::explain(what, failure, sent),
+            other => other.into_error(what),
         }
     }
 
@@ -55,19 +156,20 @@ impl<T: Transport> Shared<T> {
         match self.client.send(&req, &[], Payload::Empty) {
             Ok(response) => Ok(Some(response.headers)),
             Err(e) if e.status() == Some(404) => Ok(None),
-            Err(e) if e.status() == Some(403) => Err(self.explain_refusal(key)),
+            Err(e) if matches!(e.status(), Some(400 | 403)) => Err(self.explain_refusal(key)),
             Err(e) => Err(e.into_error(key)),
         }
     }
 
     /// A HEAD refusal has no body, so no S3 code to tell bad credentials from
-    /// a missing permission: the same question as a GET gets the document.
+    /// a missing permission or a wrong SSE-C key: the same question as a GET
+    /// gets the document.
     fn explain_refusal(&self, key: &str) -> Error {
         let range = actions::ByteRange { first: 0, last: 0 };
         let req = actions::get_object(&self.bucket, key, Some(range), None, &self.object);
         match self.client.send(&req, &[], Payload::Empty) {
-            Err(e) => e.into_error(key),
-            Ok(_) => Error::PermissionDenied(format!("{key}: HEAD refused (403) but GET allowed")),
+            Err(e) => self.refusal(key, e, self.object.sent()),
+            Ok(_) => Error::PermissionDenied(format!("{key}: HEAD refused but GET allowed")),
         }
     }
 }
@@ -97,20 +199,23 @@ impl<T: Transport> Store<T> {
         &self.shared
     }
 
-    /// Creates the kloset: the bucket if missing, then `CONFIG` (and, for
-    /// archive tiers, `CONFIG.frozen`), refusing to overwrite an existing one.
+    /// Creates the kloset: the bucket if missing (with Object Lock when it is
+    /// configured), then `CONFIG` (and, for archive tiers, `CONFIG.frozen`),
+    /// refusing to overwrite an existing one. With Object Lock configured, a
+    /// bucket without it is refused before anything is written.
     pub fn create(&self, config: &[u8]) -> Result<()> {
         let s = &self.shared;
         s.check_open()?;
         if !self.bucket_exists()? {
             self.create_bucket()?;
         }
+        self.check_bucket_lock()?;
         let key = s.layout.config_key();
         if s.head(&key)?.is_some() {
             return Err(self.already_initialised());
         }
-        if s.config.storage_class.is_archive() {
-            let frozen = s.layout.frozen_config_key();
+        if s.archive() {
+            let frozen = Layout::frozen(&key);
             self.put_small(&frozen, config, s.config.storage_class)?;
         }
         self.put_small(&key, config, StorageClass::Standard)
@@ -126,6 +231,7 @@ impl<T: Transport> Store<T> {
                 s.bucket.name()
             )));
         }
+        self.check_bucket_lock()?;
         let key = s.layout.config_key();
         let mut download = match Download::open(self.shared.clone(), key, None) {
             Err(Error::NotFound(_)) => return Err(self.no_kloset()),
@@ -157,7 +263,9 @@ impl<T: Transport> Store<T> {
         }
     }
 
-    /// Archive tiers cannot be read back without a restore: write-only.
+    /// kloset's mode: archive tiers cannot be read back without a restore, so
+    /// the store is write-only, as in Go (which still reads what it keeps in
+    /// STANDARD, and so does [`Store::get`]).
     pub fn readable(&self) -> bool {
         !self.shared.config.storage_class.is_archive()
     }
@@ -189,30 +297,106 @@ impl<T: Transport> Store<T> {
         Ok(Upload::new(self.shared.clone(), kind, mac))
     }
 
+    /// Reads `<key>`, wherever the store writes: on archive tiers that is
+    /// where states and the Go connector's "hot" packfiles are readable; a
+    /// packfile only in the tier says it needs a restore.
     pub fn get(&self, kind: Kind, mac: &Mac, range: Option<(u64, u32)>) -> Result<Download<T>> {
         let s = &self.shared;
         s.check_open()?;
-        if !self.readable() {
-            return Err(Error::Unsupported(format!(
-                "the store uses the {} storage class: it is write-only",
-                s.config.storage_class.as_str()
-            )));
-        }
         let key = s.layout.object_key(kind, mac);
-        Download::open(self.shared.clone(), key, range)
+        match Download::open(self.shared.clone(), key.clone(), range) {
+            Err(Error::NotFound(m)) if s.archive() && kind == Kind::Packfile => {
+                let frozen = Layout::frozen(&key);
+                if s.head(&frozen)?.is_some() {
+                    return Err(Error::Unsupported(format!(
+                        "{frozen} is in the {} storage class: restore it (and copy it to {key}) \
+                         before it can be read",
+                        s.config.storage_class.as_str()
+                    )));
+                }
+                Err(Error::NotFound(m))
+            }
+            other => other,
+        }
     }
 
     /// Deletes an object; a missing one is not an error (S3 says 204 anyway).
+    ///
+    /// In a versioned bucket (Object Lock implies versioning) a DELETE adds a
+    /// delete marker: the object leaves List and Get as kloset expects, and
+    /// its data stays, protected, as a noncurrent version until its
+    /// retention ends and a lifecycle rule expires it. A refused DELETE says
+    /// until when the object is locked.
     pub fn delete(&self, kind: Kind, mac: &Mac) -> Result<()> {
         let s = &self.shared;
         s.check_open()?;
-        let key = s.layout.object_key(kind, mac);
-        let req = actions::delete_object(&s.bucket, &key);
-        match s.client.send(&req, &[], Payload::Empty) {
-            Ok(_) => Ok(()),
-            Err(e) if e.status() == Some(404) => Ok(()),
-            Err(e) => Err(e.into_error(&key)),
+        for key in s.stored_keys(kind, mac) {
+            let req = actions::delete_object(&s.bucket, &key);
+            match s.client.send(&req, &[], Payload::Empty) {
+                Ok(_) => {}
+                Err(e) if e.status() == Some(404) => {}
+                Err(SendError::Rejected(f))
+                    if f.status == 403 && f.code != "SignatureDoesNotMatch" =>
+                {
+                    return Err(self.locked(&key, Error::from_s3(&key, f)))
+                }
+                Err(e) => return Err(e.into_error(&key)),
+            }
         }
+        Ok(())
+    }
+
+    /// Extends the Object Lock retention of an object (every key it
+    /// occupies) to the configured duration from now; never shortens one nor
+    /// changes its mode. Returns the retention in force afterwards (the
+    /// earliest, if the object has an archive copy) and whether it changed.
+    pub fn extend_retention(&self, kind: Kind, mac: &Mac) -> Result<(Retention, bool)> {
+        let s = &self.shared;
+        s.check_open()?;
+        let lock = s.config.object_lock.ok_or_else(|| {
+            Error::config(
+                "object_lock_mode",
+                "extending retention needs object_lock_mode and object_lock_retention",
+            )
+        })?;
+        if kind == Kind::Lock {
+            return Err(Error::InvalidArgument(
+                "kloset locks are never under Object Lock: only packfiles and states are".into(),
+            ));
+        }
+        let mut outcome: Option<(Retention, bool)> = None;
+        for key in s.stored_keys(kind, mac) {
+            let Some((retention, changed)) = self.extend_key(&key, &lock)? else {
+                continue;
+            };
+            outcome = Some(match outcome {
+                Some((earlier, any)) if earlier.until <= retention.until => {
+                    (earlier, any || changed)
+                }
+                Some((_, any)) => (retention, any || changed),
+                None => (retention, changed),
+            });
+        }
+        outcome.ok_or_else(|| {
+            Error::NotFound(format!(
+                "{}: no such {}",
+                s.layout.object_key(kind, mac),
+                kind.as_str()
+            ))
+        })
+    }
+
+    /// The lock settings: what this store writes with, and the bucket's own
+    /// Object Lock configuration (`None` when the server has no Object Lock).
+    pub fn lock_settings(&self) -> Result<(Option<ObjectLock>, Option<ObjectLockConfig>)> {
+        let s = &self.shared;
+        s.check_open()?;
+        let bucket = match self.bucket_lock()? {
+            BucketLock::Configured(config) => Some(config),
+            BucketLock::Unconfigured => Some(ObjectLockConfig::default()),
+            BucketLock::Unsupported(_) => None,
+        };
+        Ok((s.config.object_lock, bucket))
     }
 
     pub fn close(&self) -> Result<()> {
@@ -238,7 +422,8 @@ impl<T: Transport> Store<T> {
         let s = &self.shared;
         let body = xml::create_bucket_body(&s.config.region).unwrap_or_default();
         let md5 = (!body.is_empty()).then(|| base64_md5(body.as_bytes()));
-        let req = actions::create_bucket(&s.bucket, md5.as_deref());
+        let lock = s.config.object_lock.is_some();
+        let req = actions::create_bucket(&s.bucket, md5.as_deref(), lock);
         let hash = sha256(body.as_bytes());
         let payload = if body.is_empty() {
             Payload::Empty
@@ -249,12 +434,29 @@ impl<T: Transport> Store<T> {
             Ok(_) => Ok(()),
             // Someone (maybe our own lost first attempt) created it meanwhile.
             Err(SendError::Rejected(f)) if f.code == "BucketAlreadyOwnedByYou" => Ok(()),
+            Err(SendError::Rejected(f))
+                if matches!(
+                    f.code.as_str(),
+                    "InvalidLocationConstraint" | "IllegalLocationConstraintException"
+                ) =>
+            {
+                Err(Error::config(
+                    "region",
+                    format!(
+                        "the server refused to create bucket `{}` in region `{}`: {f}; set the \
+                         server's region or create the bucket beforehand",
+                        s.bucket.name(),
+                        s.config.region
+                    ),
+                ))
+            }
             Err(e) => Err(e.into_error(&format!("creating bucket `{}`", s.bucket.name()))),
         }
     }
 
     /// A small object written in one conditional PUT: `CONFIG` must never
-    /// overwrite another kloset's.
+    /// overwrite another kloset's. Under Object Lock, as packfiles are: a
+    /// kloset whose CONFIG can be destroyed is lost.
     fn put_small(&self, key: &str, data: &[u8], class: StorageClass) -> Result<()> {
         let s = &self.shared;
         let options = WriteOptions {
@@ -265,14 +467,104 @@ impl<T: Transport> Store<T> {
                 crate::hex::encode(&crate::integrity::md5(data)),
             )],
             object: Some(&s.object),
+            retention: s.retention_now(),
         };
         let req = actions::put_object(&s.bucket, key, &base64_md5(data), &options);
         let hash = sha256(data);
         match s.client.send(&req, data, Payload::Sha256(&hash)) {
             Ok(_) => Ok(()),
             Err(e) if e.status() == Some(412) => Err(self.already_initialised()),
-            Err(e) => Err(e.into_error(key)),
+            Err(e) => Err(s.refusal(key, e, options.sent())),
         }
+    }
+
+    /// The bucket's Object Lock configuration, as GET ?object-lock says.
+    fn bucket_lock(&self) -> Result<BucketLock> {
+        let s = &self.shared;
+        let req = actions::get_object_lock_configuration(&s.bucket);
+        let what = format!("Object Lock configuration of bucket `{}`", s.bucket.name());
+        match s.client.send(&req, &[], Payload::Empty) {
+            Ok(mut response) => {
+                let body = read_capped(&mut response.body, xml::MAX_XML_BODY + 1);
+                let config = xml::parse_object_lock_config(&body)?;
+                Ok(if config.enabled {
+                    BucketLock::Configured(config)
+                } else {
+                    BucketLock::Unconfigured
+                })
+            }
+            Err(SendError::Rejected(f)) if f.code == "ObjectLockConfigurationNotFoundError" => {
+                Ok(BucketLock::Unconfigured)
+            }
+            Err(SendError::Rejected(f))
+                if matches!(f.status, 405 | 501) || f.code == "NotImplemented" =>
+            {
+                Ok(BucketLock::Unsupported(format!("{what}: {f}")))
+            }
+            Err(e) => Err(e.into_error(&what)),
+        }
+    }
+
+    /// With Object Lock configured, the bucket must have it enabled: writes
+    /// would otherwise fail one by one (or, on a server that ignores the
+    /// headers, silently protect nothing).
+    fn check_bucket_lock(&self) -> Result<()> {
+        let s = &self.shared;
+        if s.config.object_lock.is_none() {
+            return Ok(());
+        }
+        match self.bucket_lock()? {
+            BucketLock::Configured(_) => Ok(()),
+            BucketLock::Unconfigured => Err(Error::config(
+                "object_lock_mode",
+                format!(
+                    "bucket `{}` does not have Object Lock enabled: use a bucket created with \
+                     Object Lock (kloset-s3 creates missing buckets so), enable it on the \
+                     bucket, or remove object_lock_mode and object_lock_retention",
+                    s.bucket.name()
+                ),
+            )),
+            BucketLock::Unsupported(answer) => Err(Error::Unsupported(format!(
+                "object_lock_mode is set but the server does not implement Object Lock ({answer})"
+            ))),
+        }
+    }
+
+    /// The refusal of a DELETE, with the object's retention when it has one
+    /// in force: "locked until when" is what the operator needs to know.
+    fn locked(&self, key: &str, refusal: Error) -> Error {
+        let s = &self.shared;
+        let retention = s
+            .head(key)
+            .ok()
+            .flatten()
+            .and_then(|headers| Retention::from_headers(header_in(&headers)).ok().flatten());
+        let now = s.client.transport().unix_time();
+        match retention {
+            Some(r) if r.until > now => Error::PermissionDenied(format!(
+                "{key} is under Object Lock ({}): {refusal}",
+                r.describe()
+            )),
+            _ => refusal,
+        }
+    }
+
+    /// One key of [`Store::extend_retention`]; `None` when it does not exist.
+    fn extend_key(&self, key: &str, lock: &ObjectLock) -> Result<Option<(Retention, bool)>> {
+        let s = &self.shared;
+        let Some(headers) = s.head(key)? else {
+            return Ok(None);
+        };
+        let header = header_in(&headers);
+        let current = Retention::from_headers(&header)?;
+        let now = s.client.transport().unix_time();
+        let Some(extended) = Retention::extension(current, lock, now) else {
+            // `extension` returns None only when there is a current retention.
+            return Ok(current.map(|r| (r, false)));
+        };
+        let version = header("x-amz-version-id");
+        s.put_retention(key, version.as_deref(), &extended)?;
+        Ok(Some((extended, true)))
     }
 
     fn already_initialised(&self) -> Error {
@@ -289,6 +581,25 @@ impl<T: Transport> Store<T> {
             self.shared.bucket.name(),
             self.shared.config.root()
         ))
+    }
+}
+
+/// What GET ?object-lock says of a bucket.
+enum BucketLock {
+    Configured(ObjectLockConfig),
+    /// The server has Object Lock; this bucket does not use it.
+    Unconfigured,
+    /// The server does not implement Object Lock (its answer).
+    Unsupported(String),
+}
+
+/// A header lookup over response headers (names in lower case).
+fn header_in(headers: &[(String, String)]) -> impl Fn(&str) -> Option<String> + '_ {
+    move |name| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
     }
 }
 

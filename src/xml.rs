@@ -8,6 +8,7 @@
 //! predefined entities) before serde reads the fields we need.
 
 mod bucket;
+mod copy;
 mod document;
 mod error_doc;
 mod list;
@@ -19,7 +20,8 @@ mod robustness;
 mod samples;
 
 pub use bucket::{create_bucket_body, parse_location_constraint};
-pub use error_doc::parse_error;
+pub use copy::parse_copy_object;
+pub use error_doc::{parse_error, parse_error_region};
 pub use list::{parse_list_objects_v2, ListPage, ListedObject};
 pub use multipart::{complete_multipart_body, parse_complete_multipart, parse_initiate_multipart};
 pub use object_lock::{

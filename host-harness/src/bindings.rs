@@ -14,7 +14,8 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::kloset::s3::kloset_store::{
-    Error as WitError, GuestStore, Mode, Range, ResourceKind, Stats,
+    BucketLock, Error as WitError, GuestStore, LockMode, LockPolicy, LockSettings, Mode, Range,
+    ResourceKind, Retention, Stats,
 };
 
 /// The WIT error, as the component's own error type (they map 1:1).

@@ -21,11 +21,13 @@ verbs:
   create [FILE|-]                 create the kloset; CONFIG from FILE or stdin
   open                            write the kloset's CONFIG to stdout
   ping                            check the bucket answers
-  info                            origin, type, root, flags, mode, size
+  info                            origin, type, root, flags, mode, size, Object Lock
   ls KIND                         list MACs (KIND: packfile, state, lock)
   put KIND MAC FILE|-             store an object
   get KIND MAC [--offset N --length N]   write an object (or a range) to stdout
   rm KIND MAC                     delete an object
+  extend-retention KIND [MAC]     extend the Object Lock retention of one object,
+                                  or of every listed object of KIND (packfile, state)
   demo                            run a walk-through on an embedded S3 server
   bench [--quick]                 measure the component against native clients";
 
@@ -41,6 +43,8 @@ pub enum Verb {
     /// The range as (offset, length).
     Get(ResourceKind, [u8; 32], Option<(u64, u32)>),
     Remove(ResourceKind, [u8; 32]),
+    /// One object, or every listed object of the kind.
+    ExtendRetention(ResourceKind, Option<[u8; 32]>),
     Demo,
     Bench {
         quick: bool,
@@ -129,6 +133,14 @@ fn parse_verb(verb: &str, args: &[&str]) -> Result<Verb, String> {
             arity(2)?;
             Ok(Verb::Remove(kind(args[0])?, mac(args[1])?))
         }
+        "extend-retention" => match args {
+            [kind_word] => Ok(Verb::ExtendRetention(kind(kind_word)?, None)),
+            [kind_word, mac_word] => Ok(Verb::ExtendRetention(
+                kind(kind_word)?,
+                Some(mac(mac_word)?),
+            )),
+            _ => Err("`extend-retention` takes KIND [MAC]".into()),
+        },
         "bench" => match args {
             [] => Ok(Verb::Bench { quick: false }),
             ["--quick"] => Ok(Verb::Bench { quick: true }),
@@ -251,6 +263,24 @@ mod tests {
         ));
         assert!(parse(&args(&format!("get packfile {MAC} --offset 10"))).is_err());
         assert!(parse(&args(&format!("get packfile {MAC} --length x --offset 1"))).is_err());
+    }
+
+    #[test]
+    fn extend_retention_takes_a_kind_and_maybe_a_mac() {
+        let c = parse(&args("extend-retention state")).unwrap();
+        assert_eq!(c.verb, Verb::ExtendRetention(ResourceKind::State, None));
+        let c = parse(&args(&format!("extend-retention packfile {MAC}"))).unwrap();
+        assert!(matches!(
+            c.verb,
+            Verb::ExtendRetention(ResourceKind::Packfile, Some(m)) if m[1] == 0x11
+        ));
+        for line in [
+            "extend-retention",
+            "extend-retention state a b",
+            "extend-retention tree",
+        ] {
+            assert!(parse(&args(line)).is_err(), "{line}");
+        }
     }
 
     #[test]

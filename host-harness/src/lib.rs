@@ -25,7 +25,9 @@ mod timeouts;
 mod tls;
 mod transport;
 
-pub use bindings::{Mode, Range, ResourceKind, Stats};
+pub use bindings::{
+    BucketLock, LockMode, LockPolicy, LockSettings, Mode, Range, ResourceKind, Retention, Stats,
+};
 pub use cache::ComponentCache;
 pub use error::HostError;
 pub use host::{Host, HostOptions, DEFAULT_CPU_BUDGET, DEFAULT_MEMORY_LIMIT};

@@ -5,7 +5,10 @@
 use std::process::ExitCode;
 
 use kloset_host::cli::{self, Command, Input, Verb};
-use kloset_host::{demo, Host, HostError, HostOptions, Mode, Range, StoreHandle};
+use kloset_host::{
+    demo, Host, HostError, HostOptions, LockMode, LockSettings, Mode, Range, ResourceKind,
+    StoreHandle,
+};
 use tokio::io::{AsyncRead, AsyncWriteExt};
 
 fn main() -> ExitCode {
@@ -133,6 +136,7 @@ async fn run_verb(store: &mut StoreHandle, verb: Verb) -> Result<(), HostError> 
             store.get(kind, &mac, range, &mut stdout).await?;
         }
         Verb::Remove(kind, mac) => store.delete(kind, &mac).await?,
+        Verb::ExtendRetention(kind, mac) => extend_retention(store, kind, mac).await?,
         Verb::Demo | Verb::Bench { .. } => unreachable!("handled before a store is opened"),
     }
     stdout.flush().await.map_err(HostError::Io)?;
@@ -153,6 +157,65 @@ async fn print_info(store: &mut StoreHandle) -> Result<(), HostError> {
     println!("flags:  {}", store.flags().await?);
     println!("mode:   {mode}");
     println!("size:   {} bytes", store.size().await?);
+    println!("lock:   {}", describe_lock(&store.lock_settings().await?));
+    Ok(())
+}
+
+fn describe_lock(settings: &LockSettings) -> String {
+    let policy = match &settings.policy {
+        Some(p) => format!(
+            "new objects {} for {} days",
+            mode_name(p.mode),
+            p.retention_seconds as f64 / 86_400.0
+        ),
+        None => "new objects unlocked".to_owned(),
+    };
+    let bucket = match &settings.bucket {
+        None => "the server has no Object Lock".to_owned(),
+        Some(b) if !b.enabled => "bucket without Object Lock".to_owned(),
+        Some(b) => {
+            let default = match (b.default_mode, b.default_days, b.default_years) {
+                (Some(mode), Some(days), _) => format!("{} {days} days", mode_name(mode)),
+                (Some(mode), _, Some(years)) => format!("{} {years} years", mode_name(mode)),
+                _ => "none".to_owned(),
+            };
+            format!("bucket Object Lock enabled, default retention {default}")
+        }
+    };
+    format!("{policy}; {bucket}")
+}
+
+fn mode_name(mode: LockMode) -> &'static str {
+    match mode {
+        LockMode::Governance => "GOVERNANCE",
+        LockMode::Compliance => "COMPLIANCE",
+    }
+}
+
+/// One object, or every object `list` returns: one call per object, so each
+/// stays within the component's per-call budget. Prints one line per object.
+async fn extend_retention(
+    store: &mut StoreHandle,
+    kind: ResourceKind,
+    mac: Option<[u8; 32]>,
+) -> Result<(), HostError> {
+    let macs = match mac {
+        Some(mac) => vec![mac],
+        None => store.list(kind).await?,
+    };
+    let mut extended = 0;
+    for mac in &macs {
+        let r = store.extend_retention(kind, mac).await?;
+        extended += usize::from(r.extended);
+        println!(
+            "{} {} until {}{}",
+            kloset_s3::hex::encode(mac),
+            mode_name(r.mode),
+            r.retain_until,
+            if r.extended { " (extended)" } else { "" }
+        );
+    }
+    eprintln!("{extended} of {} objects extended", macs.len());
     Ok(())
 }
 

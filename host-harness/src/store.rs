@@ -9,7 +9,8 @@ use wasmtime::component::ResourceAny;
 use wasmtime::{Store, UpdateDeadline};
 
 use crate::bindings::{
-    store_error, GuestStore, KlosetS3, KlosetS3Pre, Mode, Range, ResourceKind, Stats, WitError,
+    store_error, GuestStore, KlosetS3, KlosetS3Pre, LockSettings, Mode, Range, ResourceKind,
+    Retention, Stats, WitError,
 };
 use crate::error::HostError;
 use crate::sandbox::Sandbox;
@@ -261,6 +262,29 @@ impl StoreHandle {
         self.begin()?;
         let r = guest(&self.bindings)
             .call_delete(&mut self.store, self.resource, kind, mac)
+            .await;
+        self.end(r)
+    }
+
+    /// The Object Lock settings: the configured policy and the bucket's own.
+    pub async fn lock_settings(&mut self) -> Result<LockSettings, HostError> {
+        self.begin()?;
+        let r = guest(&self.bindings)
+            .call_lock_settings(&mut self.store, self.resource)
+            .await;
+        self.end(r)
+    }
+
+    /// Extends the Object Lock retention of one packfile or state to the
+    /// configured duration from now (never shortening it).
+    pub async fn extend_retention(
+        &mut self,
+        kind: ResourceKind,
+        mac: &[u8],
+    ) -> Result<Retention, HostError> {
+        self.begin()?;
+        let r = guest(&self.bindings)
+            .call_extend_retention(&mut self.store, self.resource, kind, mac)
             .await;
         self.end(r)
     }

@@ -30,6 +30,15 @@ impl LockMode {
             LockMode::Compliance => "COMPLIANCE",
         }
     }
+
+    /// A mode as S3 writes it in headers and documents (exactly upper case).
+    pub fn from_s3(text: &str) -> Option<LockMode> {
+        match text.trim() {
+            "GOVERNANCE" => Some(LockMode::Governance),
+            "COMPLIANCE" => Some(LockMode::Compliance),
+            _ => None,
+        }
+    }
 }
 
 impl Choice for LockMode {

@@ -1,6 +1,8 @@
 //! The SigV4 timestamp. The clock is injected (unix seconds), so signing is a
 //! pure function and tests reproduce published signatures exactly; the calendar
-//! arithmetic is done here rather than pulling a date crate into the component.
+//! arithmetic lives in [`crate::calendar`] rather than in a date crate.
+
+use crate::calendar::civil_from_days;
 
 const SECONDS_PER_DAY: u64 = 86_400;
 
@@ -19,29 +21,6 @@ pub fn amz_date(unix_time: u64) -> String {
 /// The `YYYYMMDD` part of an [`amz_date`]: the date of the credential scope.
 pub(super) fn date_stamp(amz_date: &str) -> &str {
     amz_date.split_once('T').map_or(amz_date, |(date, _)| date)
-}
-
-/// Proleptic Gregorian (year, month, day) of a day count since 1970-01-01:
-/// Howard Hinnant's `civil_from_days`, restricted to non-negative days so the
-/// whole computation stays in unsigned integers (no overflow for any `u64`
-/// time, as the day count is at most `u64::MAX / 86400`).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    // Shift the epoch to 0000-03-01 so the leap day ends each 400-year era.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z % 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]

@@ -14,9 +14,6 @@ const ROOT: &str = "LocationConstraint";
 /// The region S3 means by an empty location constraint.
 const DEFAULT_REGION: &str = "us-east-1";
 
-/// Longer than any region name of any provider we know.
-const MAX_REGION: usize = 64;
-
 #[derive(Deserialize)]
 struct LocationConstraint {
     #[serde(rename = "$text", default)]
@@ -32,11 +29,7 @@ pub fn parse_location_constraint(body: &[u8]) -> Result<String, Error> {
         "EU" => "eu-west-1",
         other => other,
     };
-    let plain = region.len() <= MAX_REGION
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if plain {
+    if crate::region::is_name(region) {
         Ok(region.to_owned())
     } else {
         Err(malformed(ROOT, "not a region name"))

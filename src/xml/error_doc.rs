@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use super::document::{sanitise, Document, MAX_EXCERPT};
+use super::document::{malformed_message, sanitise, Document, MAX_EXCERPT};
 use crate::error::S3Failure;
 
 /// Codes and request ids are short identifiers; longer ones are cut.
@@ -19,6 +19,7 @@ struct ErrorDocument {
     code: String,
     message: String,
     request_id: String,
+    region: String,
 }
 
 /// An S3 `<Error>` document. Missing elements are empty strings. Never fails: a
@@ -31,8 +32,20 @@ pub fn parse_error(status: u16, body: &[u8]) -> S3Failure {
         .unwrap_or_else(|| not_an_error_document(status, body))
 }
 
+/// The `<Region>` of an `<Error>` document (AWS and MinIO name the bucket's
+/// region when the signature named another), as sent: unchecked.
+pub fn parse_error_region(body: &[u8]) -> Option<String> {
+    let document = Document::read(body).ok()?;
+    if document.root() != "Error" {
+        return None;
+    }
+    let error: ErrorDocument = document.decode().ok()?;
+    let region = error.region.trim();
+    (!region.is_empty()).then(|| region.to_owned())
+}
+
 /// The failure an `<Error>` document describes; `None` if it is no (valid) one.
-pub(super) fn from_document(status: u16, document: &Document<'_>) -> Option<S3Failure> {
+fn from_document(status: u16, document: &Document<'_>) -> Option<S3Failure> {
     if document.root() != "Error" {
         return None;
     }
@@ -43,6 +56,42 @@ pub(super) fn from_document(status: u16, document: &Document<'_>) -> Option<S3Fa
         message: sanitise(&error.message, MAX_MESSAGE),
         request_id: sanitise(&error.request_id, MAX_IDENTIFIER),
     })
+}
+
+/// The result document `<root>` of an action that may answer 200 and still
+/// fail (CompleteMultipartUpload, CopyObject: AWS commits to 200 early, then
+/// sends the result *or* an `<Error>`). Only a complete `<root>` document
+/// under a 2xx status counts as success; a truncated or foreign body is a
+/// failure with code `""`.
+pub(super) fn result_or_error<'a>(
+    status: u16,
+    body: &'a [u8],
+    root: &str,
+) -> Result<Document<'a>, S3Failure> {
+    if !(200..300).contains(&status) {
+        return Err(parse_error(status, body));
+    }
+    let document = Document::read(body).map_err(|reason| unreadable(status, root, &reason))?;
+    match document.root() {
+        r if r == root => Ok(document),
+        "Error" => {
+            Err(from_document(status, &document).unwrap_or_else(|| parse_error(status, body)))
+        }
+        other => Err(unreadable(
+            status,
+            root,
+            &format!("the root element is <{other}>"),
+        )),
+    }
+}
+
+/// A success status whose `<root>` document cannot be read.
+pub(super) fn unreadable(status: u16, root: &str, reason: &str) -> S3Failure {
+    S3Failure {
+        status,
+        message: malformed_message(root, reason),
+        ..S3Failure::default()
+    }
 }
 
 fn not_an_error_document(status: u16, body: &[u8]) -> S3Failure {
@@ -100,6 +149,20 @@ fn status_text(status: u16) -> &'static str {
 mod tests {
     use super::*;
     use crate::xml::samples::AWS_ERROR;
+
+    #[test]
+    fn region_of_a_wrong_region_answer() {
+        // AWS's answer to a request signed for us-east-1 on a eu-west-1 bucket.
+        let body = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AuthorizationHeaderMalformed</Code><Message>The authorization header is malformed; the region 'us-east-1' is wrong; expecting 'eu-west-1'</Message><Region>eu-west-1</Region><RequestId>R</RequestId></Error>";
+        assert_eq!(parse_error_region(body).as_deref(), Some("eu-west-1"));
+        assert_eq!(parse_error_region(AWS_ERROR.as_bytes()), None);
+        assert_eq!(parse_error_region(b"<Region>eu-west-1</Region>"), None);
+        assert_eq!(
+            parse_error_region(b"<Error><Region> </Region></Error>"),
+            None
+        );
+        assert_eq!(parse_error_region(b""), None);
+    }
 
     fn failure(status: u16, code: &str, message: &str, request_id: &str) -> S3Failure {
         S3Failure {

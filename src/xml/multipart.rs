@@ -8,8 +8,8 @@ use std::fmt::Write as _;
 use quick_xml::escape::escape;
 use serde::Deserialize;
 
-use super::document::{malformed, malformed_message, parse, strip_quotes, Document};
-use super::error_doc::{from_document, parse_error};
+use super::document::{malformed, parse, strip_quotes};
+use super::error_doc::{result_or_error, unreadable};
 use super::S3_NAMESPACE;
 use crate::error::{Error, S3Failure};
 
@@ -59,26 +59,12 @@ pub fn complete_multipart_body(parts: &[(u32, String)]) -> String {
 /// sends none or an empty one, as Ceph does). An `<Error>` body, even under 200,
 /// is that error; a truncated or foreign body is a failure with code `""`.
 pub fn parse_complete_multipart(status: u16, body: &[u8]) -> Result<Option<String>, S3Failure> {
-    if !(200..300).contains(&status) {
-        return Err(parse_error(status, body));
-    }
-    let unreadable = |reason: &str| S3Failure {
-        status,
-        message: malformed_message(COMPLETE_ROOT, reason),
-        ..S3Failure::default()
-    };
-    let document = Document::read(body).map_err(|reason| unreadable(&reason))?;
-    match document.root() {
-        COMPLETE_ROOT => {
-            let result: CompleteResult = document.decode().map_err(|r| unreadable(&r))?;
-            let etag = result.etag.as_deref().map(strip_quotes).unwrap_or("");
-            Ok((!etag.is_empty()).then(|| etag.to_owned()))
-        }
-        "Error" => {
-            Err(from_document(status, &document).unwrap_or_else(|| parse_error(status, body)))
-        }
-        other => Err(unreadable(&format!("the root element is <{other}>"))),
-    }
+    let document = result_or_error(status, body, COMPLETE_ROOT)?;
+    let result: CompleteResult = document
+        .decode()
+        .map_err(|reason| unreadable(status, COMPLETE_ROOT, &reason))?;
+    let etag = result.etag.as_deref().map(strip_quotes).unwrap_or("");
+    Ok((!etag.is_empty()).then(|| etag.to_owned()))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::document::{malformed, parse};
 use super::S3_NAMESPACE;
+use crate::config::LockMode;
 use crate::error::Error;
 
 const CONFIG_ROOT: &str = "ObjectLockConfiguration";
@@ -16,7 +17,7 @@ const RETENTION_ROOT: &str = "Retention";
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ObjectLockConfig {
     pub enabled: bool,
-    pub default_mode: Option<String>,
+    pub default_mode: Option<LockMode>,
     pub default_days: Option<u32>,
     pub default_years: Option<u32>,
 }
@@ -68,9 +69,16 @@ pub fn parse_object_lock_config(body: &[u8]) -> Result<ObjectLockConfig, Error> 
             ..ObjectLockConfig::default()
         });
     };
+    let default_mode =
+        match non_empty(retention.mode) {
+            None => None,
+            Some(mode) => Some(LockMode::from_s3(&mode).ok_or_else(|| {
+                malformed(CONFIG_ROOT, "Mode is neither GOVERNANCE nor COMPLIANCE")
+            })?),
+        };
     Ok(ObjectLockConfig {
         enabled,
-        default_mode: non_empty(retention.mode),
+        default_mode,
         default_days: retention.days,
         default_years: retention.years,
     })
@@ -116,7 +124,7 @@ mod tests {
             config(AWS_LOCK_CONFIG),
             ObjectLockConfig {
                 enabled: true,
-                default_mode: Some("COMPLIANCE".into()),
+                default_mode: Some(LockMode::Compliance),
                 default_days: Some(30),
                 default_years: None,
             }
@@ -144,7 +152,7 @@ mod tests {
             config(body),
             ObjectLockConfig {
                 enabled: true,
-                default_mode: Some("GOVERNANCE".into()),
+                default_mode: Some(LockMode::Governance),
                 default_days: None,
                 default_years: Some(2),
             }
@@ -162,6 +170,13 @@ mod tests {
             let body = format!("<ObjectLockConfiguration>{value}</ObjectLockConfiguration>");
             assert!(!config(&body).enabled, "{value}");
         }
+    }
+
+    #[test]
+    fn unknown_modes_are_errors() {
+        let body = "<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled><Rule><DefaultRetention><Mode>governance</Mode><Days>1</Days></DefaultRetention></Rule></ObjectLockConfiguration>";
+        let err = parse_object_lock_config(body.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("Mode is neither"), "{err}");
     }
 
     #[test]

@@ -31,6 +31,9 @@ fn successes(body: &[u8]) -> usize {
     if parse_object_lock_config(body).is_ok() {
         accepted += 1;
     }
+    if parse_copy_object(200, body).is_ok() {
+        accepted += 1;
+    }
     if let Ok(retention) = parse_retention(body) {
         assert!(!retention.mode.is_empty() && !retention.retain_until.is_empty());
         accepted += 1;

@@ -104,8 +104,15 @@ pub const AWS_RETENTION: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
    <RetainUntilDate>2030-01-01T00:00:00.000Z</RetainUntilDate>
 </Retention>"#;
 
+/// CopyObject (the documentation's example answer).
+pub const AWS_COPY: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<CopyObjectResult>
+   <LastModified>2009-10-28T22:32:00</LastModified>
+   <ETag>"9b2cf535f27731c974343645a3985328"</ETag>
+</CopyObjectResult>"#;
+
 /// Every sample, for the robustness tests.
-pub const ALL: [&str; 9] = [
+pub const ALL: [&str; 10] = [
     AWS_LIST,
     AWS_LIST_TRUNCATED,
     AWS_ERROR,
@@ -115,4 +122,5 @@ pub const ALL: [&str; 9] = [
     AWS_LOCATION,
     AWS_LOCK_CONFIG,
     AWS_RETENTION,
+    AWS_COPY,
 ];

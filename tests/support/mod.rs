@@ -111,6 +111,30 @@ pub async fn servers() -> Vec<TestServer> {
     servers
 }
 
+/// The servers of [`servers`] that enforce `feature` (as `enforces` reads
+/// their [`Caps`]). A test of a protection the client relies on the server for
+/// runs only there. None at all is a failure when `KLOSET_TEST_REQUIRE` is set
+/// (CI must never pass by testing nothing); otherwise the test says on stderr
+/// that it checked nothing.
+pub async fn servers_enforcing(feature: &str, enforces: fn(&Caps) -> bool) -> Vec<TestServer> {
+    let enforcing: Vec<TestServer> = servers()
+        .await
+        .into_iter()
+        .filter(|server| enforces(&server.caps))
+        .collect();
+    if enforcing.is_empty() {
+        let required = std::env::var("KLOSET_TEST_REQUIRE").unwrap_or_default();
+        assert!(
+            required.trim().is_empty(),
+            "no configured S3 server enforces {feature}, though KLOSET_TEST_REQUIRE={required}"
+        );
+        eprintln!(
+            "SKIPPED: no configured S3 server enforces {feature} (run through .ci/run to test it)"
+        );
+    }
+    enforcing
+}
+
 async fn s3s_fs() -> TestServer {
     // Fresh keys for each server: a test cannot pass by hard-coding them.
     let access_key = format!("S3SFS{}", unique_token()).to_ascii_uppercase();
@@ -262,6 +286,19 @@ impl TestServer {
         let mut config = self.config(bucket, "", extra);
         config[0].1 = format!("s3://{endpoint}/{bucket}");
         config
+    }
+
+    /// The same server reached at `endpoint` (a proxy in front of it), with
+    /// the same keys and caps. The in-process server stays owned by `self`.
+    pub fn through(&self, endpoint: String) -> TestServer {
+        TestServer {
+            name: self.name,
+            endpoint,
+            access_key: self.access_key.clone(),
+            secret_key: self.secret_key.clone(),
+            caps: self.caps,
+            in_process: None,
+        }
     }
 
     /// The in-process server, for tests that reach behind the client (e.g.

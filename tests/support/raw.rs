@@ -115,7 +115,13 @@ impl TestServer {
 /// server does not implement ListMultipartUploads (s3s-fs answers 501).
 pub async fn pending_uploads(server: &TestServer, bucket: &str) -> Option<Vec<String>> {
     let response = server
-        .raw(Method::Get, &format!("/{bucket}"), &[("uploads", "")], &[], &[])
+        .raw(
+            Method::Get,
+            &format!("/{bucket}"),
+            &[("uploads", "")],
+            &[],
+            &[],
+        )
         .await;
     if response.status == 501 {
         return None;

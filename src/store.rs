@@ -270,7 +270,8 @@ impl<T: Transport> Store<T> {
         let req = actions::put_object(&s.bucket, key, &base64_md5(data), &options);
         let hash = sha256(data);
         match s.client.send(&req, data, Payload::Sha256(&hash)) {
-            Ok(_) => Ok(()),
+            Ok(response) if response.etag().is_some() => Ok(()),
+            Ok(_) => Err(crate::upload::no_etag(key)),
             Err(e) if e.status() == Some(412) => Err(self.already_initialised()),
             Err(e) => Err(e.into_error(key)),
         }

@@ -102,7 +102,7 @@ impl Error {
             secrets
                 .iter()
                 .filter(|secret| !secret.is_empty())
-                .fold(text, |text, secret| text.replace(secret, "<redacted>"))
+                .fold(text, |text, secret| without_secret(&text, secret))
         };
         match self {
             Error::NotFound(m) => Error::NotFound(scrub(m)),
@@ -125,6 +125,38 @@ impl Error {
             Error::Other(m) => Error::Other(scrub(m)),
         }
     }
+}
+
+const REDACTED: &str = "<redacted>";
+/// The shortest cut-off start of a secret that is removed: shorter ones are
+/// ordinary text too often, and give too little away to matter.
+const MIN_SECRET_START: usize = 4;
+
+/// `text` without `secret`, whole or cut short: a quoted excerpt that was
+/// truncated ends in `...`, and the cut may fall inside a secret.
+fn without_secret(text: &str, secret: &str) -> String {
+    let text = text.replace(secret, REDACTED);
+    let mut out = String::with_capacity(text.len());
+    let mut pieces = text.split("...").peekable();
+    while let Some(piece) = pieces.next() {
+        if pieces.peek().is_none() {
+            out.push_str(piece);
+            break;
+        }
+        let cut = (MIN_SECRET_START..secret.len())
+            .rev()
+            .filter(|&n| secret.is_char_boundary(n))
+            .find(|&n| piece.ends_with(&secret[..n]));
+        match cut {
+            Some(n) => {
+                out.push_str(&piece[..piece.len() - n]);
+                out.push_str(REDACTED);
+            }
+            None => out.push_str(piece),
+        }
+        out.push_str("...");
+    }
+    out
 }
 
 impl fmt::Display for Error {
@@ -210,6 +242,17 @@ mod tests {
             let redacted = error.redacted(&[token]);
             assert!(!format!("{redacted:?}").contains(token), "{redacted:?}");
         }
+        // An excerpt cut short inside the secret, whatever follows it.
+        let cut = Error::Other(format!("echo {}... (request id r)", &token[..10]));
+        assert_eq!(
+            cut.redacted(&[token]).to_string(),
+            "echo <redacted>... (request id r)"
+        );
+        let short = Error::Other("FwoG... Fwo... and more...".into());
+        assert_eq!(
+            short.redacted(&[token]).to_string(),
+            "<redacted>... Fwo... and more..."
+        );
         let untouched = Error::Unavailable("nothing secret".into());
         assert_eq!(untouched.clone().redacted(&[token, ""]), untouched);
     }

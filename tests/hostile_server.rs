@@ -388,6 +388,14 @@ fn cases() -> Vec<Case> {
             let echo: Vec<&str> = secret_headers.iter().filter_map(|h| s.header(h)).collect();
             Reply::error(400, "InvalidRequest", &format!("you sent {}", echo.join(" and ")))
         }),
+        case("an error cutting an echoed token short", Op::Ping, Expect::Error(|e| {
+            let start = &session_token()[..8];
+            matches!(e, Error::Other(m) if m.contains("<redacted>...") && !m.contains(start))
+        }), |s| {
+            // 512 characters of message are kept: the cut falls in the token.
+            let token = s.header("x-amz-security-token").unwrap_or_default();
+            Reply::error(400, "InvalidRequest", &format!("{} {token}", "a".repeat(500)))
+        }),
         case("a Retry-After of a day", Op::Ping, Expect::Error(unavailable), |_| {
             Reply::error(503, "SlowDown", "wait a day").with("Retry-After", "86400")
         })

@@ -67,6 +67,15 @@ impl<B> Response<B> {
     pub fn header(&self, name: &str) -> Option<&str> {
         header(&self.headers, name)
     }
+
+    /// The ETag without its quotes, if the server sent a non-empty one. S3
+    /// answers every write with one: a write answered without it came from
+    /// something that is not S3 (a proxy, a broken server), which may well
+    /// not have stored anything.
+    pub fn etag(&self) -> Option<&str> {
+        let etag = self.header("etag")?.trim().trim_matches('"');
+        (!etag.is_empty()).then_some(etag)
+    }
 }
 
 /// The value of header `name` (lower case) among response headers.

@@ -8,6 +8,7 @@ use crate::download::Download;
 use crate::error::Error;
 use crate::layout::{Kind, Mac};
 use crate::retention::Retention;
+use crate::secret::Secret;
 use crate::store::{Listing, Store};
 use crate::transport::WasiTransport;
 use crate::upload::Upload;
@@ -43,6 +44,7 @@ impl wit::Guest for Component {
 
     fn new_store(config: Vec<(String, String)>) -> WitResult<wit::Store> {
         let config = Config::parse(&config).map_err(to_wit)?;
+        remember_secrets(&config);
         Ok(wit::Store::new(StoreResource {
             inner: Store::new(config, WasiTransport),
         }))
@@ -226,7 +228,30 @@ fn mac_of(mac: &[u8]) -> WitResult<Mac> {
     Mac::from_slice(mac).map_err(to_wit)
 }
 
+thread_local! {
+    /// The secrets of every store of this instance. Every error leaves through
+    /// [`to_wit`], which removes them: a server may echo the session token or
+    /// the SSE-C key it was sent in what we quote of its answers.
+    static SECRETS: RefCell<Vec<Secret>> = const { RefCell::new(Vec::new()) };
+}
+
+fn remember_secrets(config: &Config) {
+    let sse = config.sse_customer_key.as_ref().map(|k| k.key_base64());
+    let secrets = [Some(&config.secret_key), config.session_token.as_ref(), sse];
+    SECRETS.with_borrow_mut(|known| {
+        for secret in secrets.into_iter().flatten() {
+            if !known.contains(secret) {
+                known.push(secret.clone());
+            }
+        }
+    });
+}
+
 fn to_wit(error: Error) -> wit::Error {
+    let error = SECRETS.with_borrow(|known| {
+        let secrets: Vec<&str> = known.iter().map(Secret::expose).collect();
+        error.redacted(&secrets)
+    });
     match error {
         Error::NotFound(m) => wit::Error::NotFound(m),
         Error::AlreadyExists(m) => wit::Error::AlreadyExists(m),

@@ -140,7 +140,8 @@ impl Config {
             storage_class: keys
                 .choice("storage_class")?
                 .unwrap_or(StorageClass::Standard),
-            tls_insecure_no_verify: https && keys.bool("tls_insecure_no_verify")?.unwrap_or(false),
+            // Checked even over HTTP, where it is ignored: a bad value is a mistake.
+            tls_insecure_no_verify: keys.bool("tls_insecure_no_verify")?.unwrap_or(false) && https,
             sse_customer_key: keys.parse_text("sse_customer_key", SseCustomerKey::parse)?,
             part_size: keys
                 .parse("part_size", |v| parse_size(v, PART_SIZES))?

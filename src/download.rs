@@ -38,11 +38,18 @@ impl<T: Transport> Download<T> {
     pub fn open(shared: Rc<Shared<T>>, key: String, range: Option<(u64, u32)>) -> Result<Self> {
         let range = match range {
             Some((_, 0)) => return Ok(Self::empty(shared, key)),
+            // Servers read byte positions as signed 64-bit numbers (s3s-fs
+            // answers 400 past that): such a range is past any object's end.
             Some((offset, length)) => Some(ByteRange {
                 first: offset,
-                last: offset.checked_add(u64::from(length) - 1).ok_or_else(|| {
-                    Error::InvalidArgument(format!("range at offset {offset} overflows"))
-                })?,
+                last: offset
+                    .checked_add(u64::from(length) - 1)
+                    .filter(|&last| i64::try_from(last).is_ok())
+                    .ok_or_else(|| {
+                        Error::InvalidArgument(format!(
+                            "range of {length} bytes at offset {offset} ends past any object's end"
+                        ))
+                    })?,
             }),
             None => None,
         };

@@ -92,6 +92,73 @@ impl Error {
     }
 }
 
+impl Error {
+    /// This error with every occurrence of each of `secrets` replaced by
+    /// `<redacted>`. Our messages never hold a secret, but a server's may: it
+    /// can echo a request header (the session token, the SSE-C key) in its
+    /// error message or anywhere in a document we quote.
+    pub fn redacted(self, secrets: &[&str]) -> Error {
+        let scrub = |text: String| {
+            secrets
+                .iter()
+                .filter(|secret| !secret.is_empty())
+                .fold(text, |text, secret| without_secret(&text, secret))
+        };
+        match self {
+            Error::NotFound(m) => Error::NotFound(scrub(m)),
+            Error::AlreadyExists(m) => Error::AlreadyExists(scrub(m)),
+            Error::InvalidConfig { key, message } => Error::InvalidConfig {
+                key: scrub(key),
+                message: scrub(message),
+            },
+            Error::InvalidArgument(m) => Error::InvalidArgument(scrub(m)),
+            Error::Auth(failure) => Error::Auth(S3Failure {
+                status: failure.status,
+                code: scrub(failure.code),
+                message: scrub(failure.message),
+                request_id: scrub(failure.request_id),
+            }),
+            Error::PermissionDenied(m) => Error::PermissionDenied(scrub(m)),
+            Error::Unsupported(m) => Error::Unsupported(scrub(m)),
+            Error::Corrupted(m) => Error::Corrupted(scrub(m)),
+            Error::Unavailable(m) => Error::Unavailable(scrub(m)),
+            Error::Other(m) => Error::Other(scrub(m)),
+        }
+    }
+}
+
+const REDACTED: &str = "<redacted>";
+/// The shortest cut-off start of a secret that is removed: shorter ones are
+/// ordinary text too often, and give too little away to matter.
+const MIN_SECRET_START: usize = 4;
+
+/// `text` without `secret`, whole or cut short: a quoted excerpt that was
+/// truncated ends in `...`, and the cut may fall inside a secret.
+fn without_secret(text: &str, secret: &str) -> String {
+    let text = text.replace(secret, REDACTED);
+    let mut out = String::with_capacity(text.len());
+    let mut pieces = text.split("...").peekable();
+    while let Some(piece) = pieces.next() {
+        if pieces.peek().is_none() {
+            out.push_str(piece);
+            break;
+        }
+        let cut = (MIN_SECRET_START..secret.len())
+            .rev()
+            .filter(|&n| secret.is_char_boundary(n))
+            .find(|&n| piece.ends_with(&secret[..n]));
+        match cut {
+            Some(n) => {
+                out.push_str(&piece[..piece.len() - n]);
+                out.push_str(REDACTED);
+            }
+            None => out.push_str(piece),
+        }
+        out.push_str("...");
+    }
+    out
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -149,6 +216,45 @@ mod tests {
             Error::from_s3("x", failure(400, "InvalidArgument")),
             Error::Other(_)
         ));
+    }
+
+    #[test]
+    fn redacted_removes_every_secret_from_every_field() {
+        let token = "FwoGZXIvYXdzEBYaDH";
+        let echoed = S3Failure {
+            status: 400,
+            code: format!("Bad{token}"),
+            message: format!("you sent {token} and {token}, and key K3Y=="),
+            request_id: token.into(),
+        };
+        let redacted = Error::Auth(echoed).redacted(&[token, "", "K3Y=="]);
+        let text = format!("{redacted} {redacted:?}");
+        assert!(!text.contains(token) && !text.contains("K3Y=="), "{text}");
+        assert!(text.contains("you sent <redacted> and <redacted>, and key <redacted>"));
+        for error in [
+            Error::NotFound(token.into()),
+            Error::Other(format!("x{token}x")),
+            Error::InvalidConfig {
+                key: "k".into(),
+                message: token.into(),
+            },
+        ] {
+            let redacted = error.redacted(&[token]);
+            assert!(!format!("{redacted:?}").contains(token), "{redacted:?}");
+        }
+        // An excerpt cut short inside the secret, whatever follows it.
+        let cut = Error::Other(format!("echo {}... (request id r)", &token[..10]));
+        assert_eq!(
+            cut.redacted(&[token]).to_string(),
+            "echo <redacted>... (request id r)"
+        );
+        let short = Error::Other("FwoG... Fwo... and more...".into());
+        assert_eq!(
+            short.redacted(&[token]).to_string(),
+            "<redacted>... Fwo... and more..."
+        );
+        let untouched = Error::Unavailable("nothing secret".into());
+        assert_eq!(untouched.clone().redacted(&[token, ""]), untouched);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! [`Transport`], so the logic is the same whatever carries the bytes.
 
 use std::cell::Cell;
+use std::collections::HashSet;
 use std::rc::Rc;
 
 use crate::actions::{self, ObjectOptions, WriteOptions};
@@ -472,7 +473,8 @@ impl<T: Transport> Store<T> {
         let req = actions::put_object(&s.bucket, key, &base64_md5(data), &options);
         let hash = sha256(data);
         match s.client.send(&req, data, Payload::Sha256(&hash)) {
-            Ok(_) => Ok(()),
+            Ok(response) if response.etag().is_some() => Ok(()),
+            Ok(_) => Err(crate::upload::no_etag(key)),
             Err(e) if e.status() == Some(412) => Err(self.already_initialised()),
             Err(e) => Err(s.refusal(key, e, options.sent())),
         }
@@ -608,6 +610,9 @@ pub struct Pages<T> {
     shared: Rc<Shared<T>>,
     prefix: String,
     token: Option<String>,
+    /// The SHA-256 of every token followed: a server that sends one again
+    /// (`a, b, a, ...`) would make the listing endless.
+    followed: HashSet<[u8; 32]>,
     done: bool,
 }
 
@@ -617,6 +622,7 @@ impl<T: Transport> Pages<T> {
             shared,
             prefix,
             token: None,
+            followed: HashSet::new(),
             done: false,
         }
     }
@@ -641,9 +647,9 @@ impl<T: Transport> Pages<T> {
         let body = read_capped(&mut response.body, xml::MAX_XML_BODY + 1);
         let page = xml::parse_list_objects_v2(&body)?;
         match (&page.next_token, page.is_truncated) {
-            (Some(next), true) if Some(next) == self.token.as_ref() => {
+            (Some(next), true) if !self.followed.insert(sha256(next.as_bytes())) => {
                 return Err(Error::Other(format!(
-                    "{what}: the server sent the same continuation token twice"
+                    "{what}: the server sent a continuation token it had sent before: the listing would never end"
                 )));
             }
             (Some(next), true) => self.token = Some(next.clone()),

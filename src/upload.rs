@@ -212,7 +212,8 @@ impl<T: Transport> Upload<T> {
         );
         let sent = self.send_data(&req, &self.buffer);
         match sent {
-            Ok(_) => Ok(self.total),
+            Ok(response) if response.etag().is_some() => Ok(self.total),
+            Ok(_) => Err(no_etag(&self.key)),
             Err(e) if e.status() == Some(412) => self.settle_conflict(&ours),
             Err(e) => Err(self.shared.refusal(&self.key, e, options.sent())),
         }
@@ -285,15 +286,9 @@ impl<T: Transport> Upload<T> {
             .send_data(&req, &self.buffer)
             .map_err(|e| self.shared.refusal(&self.key, e, self.shared.object.sent()))?;
         let etag = response
-            .header("etag")
-            .map(|v| v.trim().trim_matches('"').to_owned())
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| {
-                Error::Other(format!(
-                    "the server sent no ETag for part {number} of {}",
-                    self.key
-                ))
-            })?;
+            .etag()
+            .map(str::to_owned)
+            .ok_or_else(|| no_etag(&format!("part {number} of {}", self.key)))?;
         if let Some(multipart) = &mut self.multipart {
             multipart.parts.push((number, etag));
             multipart.digests.push(&md5);
@@ -425,6 +420,13 @@ impl<T: Transport> Upload<T> {
             Err(e) => Err(e.into_error(&format!("aborting the upload of {}", self.key))),
         }
     }
+}
+
+/// A write the server answered without the ETag S3 always sends.
+pub(crate) fn no_etag(what: &str) -> Error {
+    Error::Other(format!(
+        "the server sent no ETag for {what}: it may not have stored it"
+    ))
 }
 
 impl<T: Transport> Drop for Upload<T> {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kloset_s3::config::Config;
+use kloset_s3::config::{Config, Endpoint, Timeouts};
 use kloset_s3::error::Error;
 use kloset_s3::request::Scheme;
 use wasmtime::component::Linker;
@@ -112,11 +112,47 @@ impl Host {
             Scheme::Https => Some(self.shared.verifying_tls.clone()),
         };
         let transport = Transport::new(&endpoint, tls, parsed.timeouts)?;
-        let sandbox = Sandbox::new(
+        StoreHandle::start(&self.shared.pre, self.sandbox(policy, transport), config).await
+    }
+
+    /// Asks the component alone to parse `config` (its `new-store`), without
+    /// the host's own parse in front: [`open`](Host::open) refuses a bad
+    /// configuration before the component sees it, so this is how tests (and
+    /// a host running another build of the component) learn that the
+    /// component's checks hold by themselves. No request can be sent: the
+    /// instance is dropped once `new-store` answers, and its egress allows
+    /// only port 0 of the loopback, where nothing listens.
+    pub async fn check_config_in_component(
+        &self,
+        config: &[(String, String)],
+    ) -> Result<(), HostError> {
+        let nowhere = Endpoint {
+            scheme: Scheme::Http,
+            host: "127.0.0.1".into(),
+            port: 0,
+        };
+        let policy = Policy::new(nowhere.scheme, &nowhere.host, nowhere.port)
+            .ok_or_else(|| HostError::Setup("the loopback is not a valid host".into()))?;
+        let second = Duration::from_secs(1);
+        let timeouts = Timeouts {
+            connect: second,
+            first_byte: second,
+            between_bytes: second,
+        };
+        let transport = Transport::new(&nowhere, None, timeouts)?;
+        let sandbox = self.sandbox(policy, transport);
+        StoreHandle::start(&self.shared.pre, sandbox, config)
+            .await
+            .map(drop)
+    }
+
+    /// A fresh sandbox with this host's limits, reaching what `policy` allows
+    /// through `transport`.
+    fn sandbox(&self, policy: Policy, transport: Transport) -> Sandbox {
+        Sandbox::new(
             Egress::new(policy, Arc::new(transport)),
             MemoryLimiter::new(self.shared.memory_limit),
             CpuMeter::new(self.shared.cpu_budget, EPOCH_TICK, Instant::now()),
-        );
-        StoreHandle::start(&self.shared.pre, sandbox, config).await
+        )
     }
 }

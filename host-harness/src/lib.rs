@@ -31,7 +31,7 @@ pub use bindings::{
 pub use cache::ComponentCache;
 pub use error::HostError;
 pub use host::{Host, HostOptions, DEFAULT_CPU_BUDGET, DEFAULT_MEMORY_LIMIT};
-pub use store::{StoreHandle, CHUNK};
+pub use store::{StoreHandle, Upload, CHUNK};
 
 /// The component this host was built with (`host-harness/build.rs`).
 pub const DEFAULT_COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/kloset_s3.wasm"));

@@ -246,6 +246,36 @@ mod tests {
     }
 
     #[test]
+    fn denies_ipv6_variants_and_metadata_addresses() {
+        for uri in [
+            // AWS's IPv6 instance metadata, link-local, and NAT64 for 169.254.169.254.
+            "http://[fd00:ec2::254]:9000/",
+            "http://[fe80::a9fe:a9fe]:9000/",
+            "http://[64:ff9b::a9fe:a9fe]:9000/",
+            "http://[::]:9000/",
+            "http://[2001:db8::1]:9000/",
+            // IPv4-compatible (deprecated) is not IPv4-mapped: another address.
+            "http://[::127.0.0.1]:9000/",
+            // A name, however much it looks like the address.
+            "http://127.0.0.1.:9000/",
+        ] {
+            assert!(
+                matches!(check(&local(9000), uri), Err(Denied::Host(_))),
+                "{uri}"
+            );
+        }
+        let v6 = policy(Scheme::Http, "::1", 9000);
+        for uri in [
+            "http://[::ffff:127.0.0.1]:9000/",
+            "http://[::1%25lo]:9000/",
+            "http://localhost:9000/",
+        ] {
+            let denied = uri.parse::<http::Uri>().map(|u| v6.check(&u));
+            assert!(!matches!(denied, Ok(Ok(()))), "{uri}");
+        }
+    }
+
+    #[test]
     fn denies_alternative_spellings_of_ipv4_addresses() {
         // Browsers read these as 127.0.0.1; they are names to us, and unequal.
         for uri in [

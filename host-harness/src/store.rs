@@ -177,45 +177,32 @@ impl StoreHandle {
         mac: &[u8],
         mut data: impl AsyncRead + Unpin,
     ) -> Result<u64, HostError> {
+        let mut upload = self.upload(kind, mac).await?;
+        let written = upload.stream(&mut data).await;
+        if written.is_err() {
+            // Best effort: the failure reported is the one that stopped us.
+            let _ = upload.abort().await;
+        }
+        upload.release().await?;
+        written
+    }
+
+    /// Starts writing the object `kind`/`mac` piece by piece, for a producer
+    /// that is not an [`AsyncRead`] (see [`put`](Self::put) for one that is).
+    pub async fn upload(
+        &mut self,
+        kind: ResourceKind,
+        mac: &[u8],
+    ) -> Result<Upload<'_>, HostError> {
         self.begin()?;
         let r = guest(&self.bindings)
             .call_put(&mut self.store, self.resource, kind, mac)
             .await;
-        let upload = self.end(r)?;
-        let written = self.upload(upload, &mut data).await;
-        if written.is_err() && self.trapped.is_none() {
-            // Best effort: the failure reported is the one that stopped us.
-            self.begin()?;
-            let r = self.bindings.kloset_s3_kloset_store().upload();
-            let r = r.call_abort(&mut self.store, upload).await;
-            let _ = self.end(r);
-        }
-        self.drop_resource(upload).await?;
-        written
-    }
-
-    async fn upload(
-        &mut self,
-        upload: ResourceAny,
-        data: &mut (impl AsyncRead + Unpin),
-    ) -> Result<u64, HostError> {
-        let mut chunk = vec![0; CHUNK];
-        loop {
-            let filled = fill(data, &mut chunk).await.map_err(HostError::Io)?;
-            if filled == 0 {
-                break;
-            }
-            self.begin()?;
-            let r = self.bindings.kloset_s3_kloset_store().upload();
-            let r = r
-                .call_write(&mut self.store, upload, &chunk[..filled])
-                .await;
-            self.end(r)?;
-        }
-        self.begin()?;
-        let r = self.bindings.kloset_s3_kloset_store().upload();
-        let r = r.call_finish(&mut self.store, upload).await;
-        self.end(r)
+        let resource = self.end(r)?;
+        Ok(Upload {
+            store: self,
+            resource,
+        })
     }
 
     /// Reads the object `kind`/`mac` (or `range` of it) into `out` and returns
@@ -354,6 +341,61 @@ impl StoreHandle {
         self.begin()?;
         let r = resource.resource_drop_async(&mut self.store).await;
         self.end(r.map(Ok))
+    }
+}
+
+/// An object being written (WIT `upload`), from [`StoreHandle::upload`].
+/// Nothing is visible before [`finish`](Upload::finish) succeeds. Give it
+/// back with [`release`](Upload::release): the component then aborts an
+/// upload that was not finished, so it leaves nothing behind. One merely
+/// dropped stays in the instance until the store is dropped.
+pub struct Upload<'a> {
+    store: &'a mut StoreHandle,
+    resource: ResourceAny,
+}
+
+impl Upload<'_> {
+    /// Appends `data` to the object.
+    pub async fn write(&mut self, data: &[u8]) -> Result<(), HostError> {
+        let store = &mut *self.store;
+        store.begin()?;
+        let r = store.bindings.kloset_s3_kloset_store().upload();
+        let r = r.call_write(&mut store.store, self.resource, data).await;
+        store.end(r)
+    }
+
+    /// Makes the object visible; returns its length.
+    pub async fn finish(&mut self) -> Result<u64, HostError> {
+        let store = &mut *self.store;
+        store.begin()?;
+        let r = store.bindings.kloset_s3_kloset_store().upload();
+        let r = r.call_finish(&mut store.store, self.resource).await;
+        store.end(r)
+    }
+
+    /// Gives up: removes every part sent so far.
+    pub async fn abort(&mut self) -> Result<(), HostError> {
+        let store = &mut *self.store;
+        store.begin()?;
+        let r = store.bindings.kloset_s3_kloset_store().upload();
+        let r = r.call_abort(&mut store.store, self.resource).await;
+        store.end(r)
+    }
+
+    /// Drops the upload in the component.
+    pub async fn release(self) -> Result<(), HostError> {
+        self.store.drop_resource(self.resource).await
+    }
+
+    /// Writes everything `data` yields in full chunks, then finishes.
+    async fn stream(&mut self, data: &mut (impl AsyncRead + Unpin)) -> Result<u64, HostError> {
+        let mut chunk = vec![0; CHUNK];
+        loop {
+            match fill(data, &mut chunk).await.map_err(HostError::Io)? {
+                0 => return self.finish().await,
+                filled => self.write(&chunk[..filled]).await?,
+            }
+        }
     }
 }
 

@@ -12,8 +12,11 @@
 //! - `KLOSET_TEST_REQUIRE=moto,radosgw`: servers that must be configured. CI
 //!   sets it so that a run can never pass by silently skipping a server.
 
+pub mod hostile;
 pub mod proxy;
 pub mod raw;
+pub mod script_server;
+pub mod secrets;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

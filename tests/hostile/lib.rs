@@ -143,8 +143,23 @@ impl wit::GuestStore for Hostile {
         unsupported()
     }
 
+    fn lock_settings(&self) -> WitResult<wit::LockSettings> {
+        unsupported()
+    }
+
+    fn extend_retention(&self, _: wit::ResourceKind, _: Vec<u8>) -> WitResult<wit::Retention> {
+        unsupported()
+    }
+
     fn close(&self) -> WitResult<()> {
         Ok(())
+    }
+
+    fn stats(&self) -> wit::Stats {
+        wit::Stats {
+            requests: 0,
+            retries: 0,
+        }
     }
 }
 

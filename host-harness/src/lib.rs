@@ -18,6 +18,7 @@ mod error;
 mod host;
 mod limits;
 pub mod policy;
+pub mod pool;
 mod sandbox;
 mod store;
 pub mod testbed;
@@ -29,6 +30,7 @@ pub use bindings::{Mode, Range, ResourceKind};
 pub use cache::ComponentCache;
 pub use error::HostError;
 pub use host::{Host, HostOptions, DEFAULT_CPU_BUDGET, DEFAULT_MEMORY_LIMIT};
+pub use pool::{PooledStore, StorePool};
 pub use store::{StoreHandle, CHUNK};
 
 /// The component this host was built with (`host-harness/build.rs`).

@@ -26,6 +26,13 @@ pub struct StoreHandle {
     resource: ResourceAny,
     /// Why the instance died, once it trapped: it cannot be entered again.
     trapped: Option<String>,
+    closed: bool,
+    /// A call was entered and has not returned: its future was dropped
+    /// half-way, leaving the instance in an unknown state.
+    in_call: bool,
+    /// The buffer `put` reads into, kept between puts: a fresh (zeroed) MiB
+    /// per put would cost more than a small object's whole request.
+    chunk: Vec<u8>,
 }
 
 impl StoreHandle {
@@ -58,6 +65,9 @@ impl StoreHandle {
             bindings,
             resource,
             trapped: None,
+            closed: false,
+            in_call: false,
+            chunk: Vec::new(),
         })
     }
 
@@ -198,9 +208,21 @@ impl StoreHandle {
         upload: ResourceAny,
         data: &mut (impl AsyncRead + Unpin),
     ) -> Result<u64, HostError> {
-        let mut chunk = vec![0; CHUNK];
+        let mut chunk = std::mem::take(&mut self.chunk);
+        chunk.resize(CHUNK, 0);
+        let written = self.write_chunks(upload, data, &mut chunk).await;
+        self.chunk = chunk;
+        written
+    }
+
+    async fn write_chunks(
+        &mut self,
+        upload: ResourceAny,
+        data: &mut (impl AsyncRead + Unpin),
+        chunk: &mut [u8],
+    ) -> Result<u64, HostError> {
         loop {
-            let filled = fill(data, &mut chunk).await.map_err(HostError::Io)?;
+            let filled = fill(data, chunk).await.map_err(HostError::Io)?;
             if filled == 0 {
                 break;
             }
@@ -271,7 +293,15 @@ impl StoreHandle {
         let r = guest(&self.bindings)
             .call_close(&mut self.store, self.resource)
             .await;
+        self.closed = true;
         self.end(r)
+    }
+
+    /// Whether calls can still succeed: the instance has not trapped, no
+    /// call was abandoned half-way and the store was not closed. A pool
+    /// keeps only such handles.
+    pub fn is_usable(&self) -> bool {
+        self.trapped.is_none() && !self.closed && !self.in_call
     }
 
     /// The most linear memory the instance held since it was created or since
@@ -298,12 +328,14 @@ impl StoreHandle {
             )));
         }
         start_call(&mut self.store);
+        self.in_call = true;
         Ok(())
     }
 
     /// Every call into the guest ends here: a trap kills the handle, a WIT
     /// error becomes the store's error.
     fn end<T>(&mut self, r: wasmtime::Result<Result<T, WitError>>) -> Result<T, HostError> {
+        self.in_call = false;
         match r {
             Ok(answer) => answer.map_err(|e| HostError::Store(store_error(e))),
             Err(e) => {

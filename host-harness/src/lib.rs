@@ -8,6 +8,8 @@
 //!
 //! This is the only crate of the workspace that knows wasmtime.
 
+#[cfg(feature = "bench")]
+pub mod bench;
 mod bindings;
 mod cache;
 pub mod cli;

@@ -8,6 +8,8 @@
 //!
 //! This is the only crate of the workspace that knows wasmtime.
 
+#[cfg(feature = "bench")]
+pub mod bench;
 mod bindings;
 mod cache;
 pub mod cli;
@@ -18,6 +20,7 @@ mod error;
 mod host;
 mod limits;
 pub mod policy;
+pub mod pool;
 mod sandbox;
 mod store;
 pub mod testbed;
@@ -31,6 +34,7 @@ pub use bindings::{
 pub use cache::ComponentCache;
 pub use error::HostError;
 pub use host::{Host, HostOptions, DEFAULT_CPU_BUDGET, DEFAULT_MEMORY_LIMIT};
+pub use pool::{PooledStore, StorePool};
 pub use store::{StoreHandle, Upload, CHUNK};
 
 /// The component this host was built with (`host-harness/build.rs`).

@@ -48,6 +48,14 @@ async fn run(command: Command) -> Result<(), String> {
     let options = host_options(&command);
     match command.verb {
         Verb::Demo => return demo::run(options).await.map_err(|e| e.to_string()),
+        #[cfg(feature = "bench")]
+        Verb::Bench { quick } => {
+            let config = store_config(&command)?;
+            return kloset_host::bench::run(options, &config, quick)
+                .await
+                .map_err(|e| e.to_string());
+        }
+        #[cfg(not(feature = "bench"))]
         Verb::Bench { .. } => return Err("the benchmark is not part of this build".into()),
         _ => {}
     }

@@ -27,6 +27,13 @@ pub struct StoreHandle {
     resource: ResourceAny,
     /// Why the instance died, once it trapped: it cannot be entered again.
     trapped: Option<String>,
+    closed: bool,
+    /// A call was entered and has not returned: its future was dropped
+    /// half-way, leaving the instance in an unknown state.
+    in_call: bool,
+    /// The buffer `put` reads into, kept between puts: a fresh (zeroed) MiB
+    /// per put would cost more than a small object's whole request.
+    chunk: Vec<u8>,
 }
 
 impl StoreHandle {
@@ -59,6 +66,9 @@ impl StoreHandle {
             bindings,
             resource,
             trapped: None,
+            closed: false,
+            in_call: false,
+            chunk: Vec::new(),
         })
     }
 
@@ -282,6 +292,7 @@ impl StoreHandle {
         let r = guest(&self.bindings)
             .call_close(&mut self.store, self.resource)
             .await;
+        self.closed = true;
         self.end(r)
     }
 
@@ -292,6 +303,13 @@ impl StoreHandle {
             .call_stats(&mut self.store, self.resource)
             .await;
         self.end(r.map(Ok))
+    }
+
+    /// Whether calls can still succeed: the instance has not trapped, no
+    /// call was abandoned half-way and the store was not closed. A pool
+    /// keeps only such handles.
+    pub fn is_usable(&self) -> bool {
+        self.trapped.is_none() && !self.closed && !self.in_call
     }
 
     /// The most linear memory the instance held since it was created or since
@@ -318,12 +336,14 @@ impl StoreHandle {
             )));
         }
         start_call(&mut self.store);
+        self.in_call = true;
         Ok(())
     }
 
     /// Every call into the guest ends here: a trap kills the handle, a WIT
     /// error becomes the store's error.
     fn end<T>(&mut self, r: wasmtime::Result<Result<T, WitError>>) -> Result<T, HostError> {
+        self.in_call = false;
         match r {
             Ok(answer) => answer.map_err(|e| HostError::Store(store_error(e))),
             Err(e) => {
@@ -387,11 +407,23 @@ impl Upload<'_> {
         self.store.drop_resource(self.resource).await
     }
 
-    /// Writes everything `data` yields in full chunks, then finishes.
+    /// Writes everything `data` yields in full chunks, then finishes. The
+    /// chunk buffer is the store's, reused from put to put.
     async fn stream(&mut self, data: &mut (impl AsyncRead + Unpin)) -> Result<u64, HostError> {
-        let mut chunk = vec![0; CHUNK];
+        let mut chunk = std::mem::take(&mut self.store.chunk);
+        chunk.resize(CHUNK, 0);
+        let written = self.stream_through(data, &mut chunk).await;
+        self.store.chunk = chunk;
+        written
+    }
+
+    async fn stream_through(
+        &mut self,
+        data: &mut (impl AsyncRead + Unpin),
+        chunk: &mut [u8],
+    ) -> Result<u64, HostError> {
         loop {
-            match fill(data, &mut chunk).await.map_err(HostError::Io)? {
+            match fill(data, chunk).await.map_err(HostError::Io)? {
                 0 => return self.finish().await,
                 filled => self.write(&chunk[..filled]).await?,
             }

@@ -1,42 +1,26 @@
-//! In-process S3 servers for the demo, the integration tests and the benchmark.
-//!
-//! Why in-process: every test run and every demo needs a real S3 endpoint that
-//! checks SigV4 strictly (signature, clock skew, payload hash), with nothing to
-//! install. s3s-fs (the `s3s` crate's file-system backend) is one. It runs on a
-//! thread and tokio runtime of its own, so it keeps serving whatever the caller
-//! does with its own runtime (a current-thread test runtime, a blocking call).
+//! [`S3sFsServer`]: s3s-fs on a free loopback port, data in a temporary
+//! directory.
 
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::Path;
-use std::thread::JoinHandle;
-use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
 use s3s::auth::SimpleAuth;
-use s3s::service::{S3Service, S3ServiceBuilder};
+use s3s::service::S3ServiceBuilder;
 use tempfile::TempDir;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
-/// How long a stopping server lets requests in flight finish before it drops
-/// them: long enough for a test's last request, short enough not to stall a drop.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+use super::Serving;
 
 /// An s3s-fs S3 server on `127.0.0.1:<free port>`, storing buckets as
 /// directories under a fresh temporary directory, accepting only requests
 /// signed (SigV4) with the one key pair it was started with.
 ///
-/// Dropping it stops the server (requests in flight get [`SHUTDOWN_GRACE`] to
+/// Dropping it stops the server (requests in flight get a few seconds to
 /// finish) and then deletes its data directory.
 #[derive(Debug)]
 pub struct S3sFsServer {
-    endpoint: SocketAddr,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-    // Declared last: dropped after `Drop::drop` has stopped the server.
+    serving: Serving,
+    // Declared last: dropped after the server has stopped.
     root: TempDir,
 }
 
@@ -58,35 +42,13 @@ impl S3sFsServer {
         })?;
         let mut builder = S3ServiceBuilder::new(fs);
         builder.set_auth(SimpleAuth::from_single(access_key, secret_key));
-        let service = builder.build();
-
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("s3s-fs")
-            .enable_all()
-            .build()?;
-        // Bound here, before returning, so that the endpoint is known and
-        // connections queue even before the server thread runs.
-        let listener = {
-            let _in_runtime = runtime.enter();
-            TcpListener::from_std(bind_loopback()?)?
-        };
-        let endpoint = listener.local_addr()?;
-        let (shutdown, stop) = oneshot::channel();
-        let thread = std::thread::Builder::new()
-            .name("s3s-fs".into())
-            .spawn(move || runtime.block_on(serve(listener, service, stop)))?;
-        Ok(S3sFsServer {
-            endpoint,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
-            root,
-        })
+        let serving = Serving::start("s3s-fs", builder.build())?;
+        Ok(S3sFsServer { serving, root })
     }
 
     /// Where to send requests (path-style, plain HTTP).
     pub fn endpoint(&self) -> SocketAddr {
-        self.endpoint
+        self.serving.endpoint
     }
 
     /// The data directory: bucket `b`, key `k` is the file `root/b/k`. Tests
@@ -94,51 +56,6 @@ impl S3sFsServer {
     pub fn root(&self) -> &Path {
         self.root.path()
     }
-}
-
-impl Drop for S3sFsServer {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            // Err only if the server already stopped: nothing left to tell.
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            // Err only if the server thread panicked; a drop must not panic too.
-            let _ = thread.join();
-        }
-    }
-}
-
-fn bind_loopback() -> io::Result<std::net::TcpListener> {
-    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-    listener.set_nonblocking(true)?;
-    Ok(listener)
-}
-
-/// Serves HTTP/1.1 connections until `stop` fires (or its sender is dropped),
-/// then lets open connections finish for at most [`SHUTDOWN_GRACE`].
-async fn serve(listener: TcpListener, service: S3Service, mut stop: oneshot::Receiver<()>) {
-    let graceful = GracefulShutdown::new();
-    let http = http1::Builder::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                // An accept error (say, out of file descriptors) concerns one
-                // connection; the server keeps going, as s3s-fs's own binary does.
-                let Ok((stream, _)) = accepted else { continue };
-                // Without it, a response written in two pieces (head, body)
-                // waits out the client's delayed ACK: 40 ms per small GET.
-                let _ = stream.set_nodelay(true);
-                let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service.clone()));
-                // A connection error (client gone mid-request) ends only that connection.
-                tokio::spawn(async move { let _ = connection.await; });
-            }
-            _ = &mut stop => break,
-        }
-    }
-    drop(listener);
-    // Elapsed: the connections still open are dropped with the runtime.
-    let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
 }
 
 #[cfg(test)]

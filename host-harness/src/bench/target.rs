@@ -1,0 +1,121 @@
+//! Where the benchmark runs: the embedded in-memory S3 server (default), or
+//! the server the command line names with `-o location=... -o access_key=...
+//! -o secret_access_key=...`. Every peer works under its own prefix below
+//! the configured one, so runs never see each other's objects.
+
+use kloset_s3::config::Config;
+use kloset_s3::request::Scheme;
+
+use super::BenchError;
+use crate::testbed::MemoryServer;
+
+/// Keys that say where the store is: replaced for each peer's prefix.
+const LOCATION_KEYS: [&str; 6] = [
+    "location",
+    "endpoint",
+    "port",
+    "root",
+    "use_tls",
+    "virtual_host",
+];
+
+pub struct Target {
+    pairs: Vec<(String, String)>,
+    config: Config,
+    /// The embedded server, kept running while the benchmark runs.
+    server: Option<MemoryServer>,
+}
+
+impl Target {
+    pub async fn new(pairs: &[(String, String)]) -> Result<Target, BenchError> {
+        let (pairs, server) = if pairs.is_empty() {
+            embedded().await?
+        } else {
+            (pairs.to_vec(), None)
+        };
+        let config = Config::parse(&pairs).map_err(|e| BenchError(e.to_string()))?;
+        if config.endpoint.scheme == Scheme::Https {
+            return Err(BenchError(
+                "the benchmark's native peers speak plain HTTP only: set use_tls=false".into(),
+            ));
+        }
+        Ok(Target {
+            pairs,
+            config,
+            server,
+        })
+    }
+
+    pub fn describe(&self) -> String {
+        let server = match self.server {
+            Some(_) => "in-process memory S3 server",
+            None => "S3 server",
+        };
+        let base = format!("{}/{}", self.config.bucket, self.config.prefix);
+        format!(
+            "{server} at http://{}, under {base}",
+            self.config.endpoint.authority()
+        )
+    }
+
+    /// Whether the server is the embedded one, thrown away at the end.
+    pub fn embedded(&self) -> bool {
+        self.server.is_some()
+    }
+
+    /// Threads whose CPU time is the server's, not the client's.
+    pub fn server_threads(&self) -> &'static str {
+        match self.server {
+            Some(_) => MemoryServer::THREAD_NAME,
+            None => "",
+        }
+    }
+
+    /// The configuration of the store at `sub` below the configured prefix.
+    pub fn config(&self, sub: &str) -> Config {
+        let mut config = self.config.clone();
+        config.prefix = format!("{}{sub}/", config.prefix);
+        config
+    }
+
+    /// The component's configuration pairs for the store at `sub`: the
+    /// command line's pairs, located at that prefix.
+    pub fn component_pairs(&self, sub: &str) -> Vec<(String, String)> {
+        let config = self.config(sub);
+        let location = format!(
+            "s3://{}/{}/{}",
+            config.endpoint.authority(),
+            config.bucket,
+            config.prefix.trim_end_matches('/')
+        );
+        let mut pairs: Vec<_> = self
+            .pairs
+            .iter()
+            .filter(|(key, _)| !LOCATION_KEYS.contains(&key.as_str()))
+            .cloned()
+            .collect();
+        pairs.push(("location".into(), location));
+        pairs.push(("use_tls".into(), "false".into()));
+        pairs
+    }
+}
+
+/// Starts the memory server with a key pair of this run's own.
+async fn embedded() -> Result<(Vec<(String, String)>, Option<MemoryServer>), BenchError> {
+    let access_key = format!("BENCH{}", std::process::id());
+    let secret_key = format!("bench-secret-{:x}", super::workload::seed());
+    let server = MemoryServer::start(&access_key, &secret_key)
+        .await
+        .map_err(|e| BenchError(format!("starting the embedded S3 server: {e}")))?;
+    let pairs = [
+        (
+            "location",
+            format!("s3://{}/kloset-bench", server.endpoint()),
+        ),
+        ("use_tls", "false".into()),
+        ("access_key", access_key),
+        ("secret_access_key", secret_key),
+    ];
+    let pairs = pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    Ok((pairs, Some(server)))
+}

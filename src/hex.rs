@@ -11,6 +11,15 @@ pub fn encode(bytes: &[u8]) -> String {
     out
 }
 
+/// Decodes lower-case hex only: `None` for upper case, odd lengths or other
+/// characters. For names, where one byte string must have one spelling.
+pub fn decode_lower(text: &str) -> Option<Vec<u8>> {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    decode(text)
+}
+
 /// Decodes lower- or upper-case hex; `None` for odd lengths or other characters.
 pub fn decode(text: &str) -> Option<Vec<u8>> {
     let text = text.as_bytes();
@@ -42,5 +51,7 @@ mod tests {
         assert_eq!(decode("abc"), None);
         assert_eq!(decode("zz"), None);
         assert_eq!(decode(""), Some(vec![]));
+        assert_eq!(decode_lower("00ab"), Some(vec![0, 0xab]));
+        assert_eq!(decode_lower("00AB"), None);
     }
 }

@@ -2,10 +2,13 @@
 //! the check of every full read against them.
 //!
 //! Writes: each PUT and UploadPart carries its Content-MD5 (the server rejects a
-//! body that does not match it). A single-part object also records the MD5 of
-//! its bytes as metadata ([`META_MD5`]); a multipart object records its part
-//! size ([`META_PART_SIZE`]), so its ETag — the MD5 of the parts' MD5s — can be
-//! recomputed by a reader.
+//! body that does not match it). A single-part object also records the
+//! XXH3-128 of its bytes as metadata ([`META_XXH3`]): a non-cryptographic but
+//! collision-resistant-enough digest for corruption (tampering is kloset's MACs'
+//! business), ten times cheaper than MD5 in the component. A multipart object's
+//! digest cannot be known when its metadata is set (at CreateMultipartUpload),
+//! so it records its part size ([`META_PART_SIZE`]) instead, and its ETag — the
+//! MD5 of the parts' MD5s — is recomputed by a reader.
 //!
 //! Reads: [`expected`] picks the strongest digest the response allows and a
 //! [`Verifier`] checks the bytes as they stream. Objects written by other tools
@@ -15,8 +18,9 @@
 //! length and `Content-Range` only: no digest covers an arbitrary range.
 
 use md5::{Digest as _, Md5};
+use xxhash_rust::xxh3::Xxh3;
 
-use crate::actions::{META_MD5, META_PART_SIZE};
+use crate::actions::{META_PART_SIZE, META_XXH3};
 use crate::client::header;
 use crate::error::Error;
 use crate::hex;
@@ -24,7 +28,9 @@ use crate::hex;
 /// What a full read must match.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expected {
-    /// MD5 of the whole body.
+    /// XXH3-128 of the whole body (our single-part objects).
+    Xxh3([u8; 16]),
+    /// MD5 of the whole body (plain ETags).
     Md5([u8; 16]),
     /// An S3 multipart ETag: MD5 of the concatenated MD5s of `parts` parts of
     /// `part_size` bytes (the last one shorter).
@@ -43,10 +49,10 @@ pub fn expected(
     length: u64,
     verify_etag: bool,
 ) -> Result<Expected, Error> {
-    if let Some(value) = header(headers, META_MD5) {
-        return md5_from_hex(value)
-            .map(Expected::Md5)
-            .ok_or_else(|| Error::Corrupted(format!("unreadable {META_MD5} metadata")));
+    if let Some(value) = header(headers, META_XXH3) {
+        return digest_from_hex(value)
+            .map(Expected::Xxh3)
+            .ok_or_else(|| Error::Corrupted(format!("unreadable {META_XXH3} metadata")));
     }
     let etag = header(headers, "etag").unwrap_or_default();
     let etag = etag.trim().trim_matches('"');
@@ -54,7 +60,7 @@ pub fn expected(
         return Ok(Expected::LengthOnly);
     }
     match etag.split_once('-') {
-        None => Ok(md5_from_hex(etag).map_or(Expected::LengthOnly, Expected::Md5)),
+        None => Ok(digest_from_hex(etag).map_or(Expected::LengthOnly, Expected::Md5)),
         Some((digest, parts)) => Ok(part_md5s(
             digest,
             parts,
@@ -75,7 +81,7 @@ fn encrypted_etag(headers: &[(String, String)]) -> bool {
 /// it) and agrees with the part count: guessing it could fail a good object.
 fn part_md5s(digest: &str, parts: &str, part_size: Option<&str>, length: u64) -> Expected {
     let (Some(digest), Ok(parts), Some(Ok(part_size))) = (
-        md5_from_hex(digest),
+        digest_from_hex(digest),
         parts.parse::<u64>(),
         part_size.map(str::parse::<u64>),
     ) else {
@@ -91,13 +97,15 @@ fn part_md5s(digest: &str, parts: &str, part_size: Option<&str>, length: u64) ->
     }
 }
 
-fn md5_from_hex(text: &str) -> Option<[u8; 16]> {
+/// A 128-bit digest written as 32 hex digits.
+fn digest_from_hex(text: &str) -> Option<[u8; 16]> {
     hex::decode(text)?.try_into().ok()
 }
 
 /// Checks a body as it streams, without holding it.
 pub struct Verifier {
     expected: Expected,
+    fast: Xxh3,
     whole: Md5,
     /// For multipart ETags: MD5 of the part being read, bytes in it so far.
     part: Md5,
@@ -110,6 +118,7 @@ impl Verifier {
     pub fn new(expected: Expected) -> Self {
         Verifier {
             expected,
+            fast: Xxh3::new(),
             whole: Md5::new(),
             part: Md5::new(),
             part_len: 0,
@@ -120,6 +129,7 @@ impl Verifier {
 
     pub fn update(&mut self, mut data: &[u8]) {
         match self.expected {
+            Expected::Xxh3(_) => self.fast.update(data),
             Expected::Md5(_) => self.whole.update(data),
             Expected::LengthOnly => {}
             Expected::PartMd5s { part_size, .. } => {
@@ -148,6 +158,7 @@ impl Verifier {
     pub fn finish(mut self) -> Result<(), String> {
         match self.expected {
             Expected::LengthOnly => Ok(()),
+            Expected::Xxh3(want) => compare("XXH3", &want, &xxh3_bytes(&self.fast)),
             Expected::Md5(want) => compare("MD5", &want, &self.whole.finalize()),
             Expected::PartMd5s { parts, digest, .. } => {
                 if self.part_len > 0 || self.parts_done == 0 {
@@ -206,6 +217,42 @@ pub fn md5(data: &[u8]) -> [u8; 16] {
     Md5::digest(data).into()
 }
 
+pub fn xxh3(data: &[u8]) -> [u8; 16] {
+    xxhash_rust::xxh3::xxh3_128(data).to_be_bytes()
+}
+
+fn xxh3_bytes(hasher: &Xxh3) -> [u8; 16] {
+    hasher.digest128().to_be_bytes()
+}
+
+/// The `Content-MD5` header value of a body whose MD5 is `md5`.
+pub fn content_md5(md5: &[u8; 16]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(md5)
+}
+
+/// The digests of a single-part body, each computed once: MD5 for the
+/// server's check (Content-MD5), XXH3 for readers'.
+pub struct SinglePart {
+    pub md5: [u8; 16],
+    pub xxh3: [u8; 16],
+}
+
+impl SinglePart {
+    pub fn of(data: &[u8]) -> Self {
+        SinglePart {
+            md5: md5(data),
+            xxh3: xxh3(data),
+        }
+    }
+
+    /// Every digest an identical object may be recorded with: ours (XXH3
+    /// metadata) or another tool's (MD5 ETag).
+    pub fn identities(&self) -> [Expected; 2] {
+        [Expected::Xxh3(self.xxh3), Expected::Md5(self.md5)]
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -225,17 +272,17 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn metadata_md5_wins_over_the_etag() {
-        let want = md5(b"hello");
+    fn metadata_digest_wins_over_the_etag() {
+        let want = xxh3(b"hello");
         let h = [
-            (META_MD5, hex::encode(&want)),
+            (META_XXH3, hex::encode(&want)),
             ("etag", "\"ffffffffffffffffffffffffffffffff\"".to_string()),
         ];
         let pairs: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        assert_eq!(
-            expected(&headers(&pairs), 5, true).unwrap(),
-            Expected::Md5(want)
-        );
+        let e = expected(&headers(&pairs), 5, true).unwrap();
+        assert_eq!(e, Expected::Xxh3(want));
+        assert_eq!(verify(e.clone(), b"hello", 2), Ok(()));
+        assert!(verify(e, b"hellp", 2).is_err());
     }
 
     #[test]
@@ -301,7 +348,7 @@ pub(crate) mod tests {
 
     #[test]
     fn unreadable_metadata_is_corruption() {
-        let h = [(META_MD5, "zz")];
+        let h = [(META_XXH3, "zz")];
         assert!(matches!(
             expected(&headers(&h), 1, true),
             Err(Error::Corrupted(_))

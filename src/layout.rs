@@ -15,6 +15,7 @@
 use std::fmt;
 
 use crate::error::{Error, Result};
+use crate::hex;
 
 /// What an object is (kloset `StorageResource`, the kinds S3 stores).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -63,35 +64,19 @@ impl Mac {
 
     /// 64 lower-case hex digits (Go's `%016x` of a `[32]byte`).
     pub fn hex(&self) -> String {
-        self.to_string()
+        hex::encode(&self.0)
     }
 
     /// Exactly 64 lower-case hex digits: what [`Mac::hex`] writes, and
     /// nothing else, so a listed key maps back to one MAC only.
     fn from_hex(text: &str) -> Option<Mac> {
-        let digits = text.as_bytes();
-        if digits.len() != 64 {
-            return None;
-        }
-        let mut mac = [0u8; 32];
-        for (byte, pair) in mac.iter_mut().zip(digits.chunks_exact(2)) {
-            *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
-        }
-        Some(Mac(mac))
-    }
-}
-
-fn nibble(digit: u8) -> Option<u8> {
-    match digit {
-        b'0'..=b'9' => Some(digit - b'0'),
-        b'a'..=b'f' => Some(digit - b'a' + 10),
-        _ => None,
+        hex::decode_lower(text)?.try_into().ok().map(Mac)
     }
 }
 
 impl fmt::Display for Mac {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+        f.write_str(&self.hex())
     }
 }
 
@@ -127,10 +112,11 @@ impl Layout {
 
     pub fn object_key(&self, kind: Kind, mac: &Mac) -> String {
         let prefix = self.list_prefix(kind);
+        let hex = mac.hex();
         if kind.fanned_out() {
-            format!("{prefix}{:02x}/{mac}", mac.0[0])
+            format!("{prefix}{}/{hex}", &hex[..2])
         } else {
-            format!("{prefix}{mac}")
+            format!("{prefix}{hex}")
         }
     }
 
@@ -144,9 +130,16 @@ impl Layout {
     /// suffix): List skips such keys rather than return a MAC that `get`
     /// would then look up under a different key.
     pub fn parse_key(&self, kind: Kind, key: &str) -> Option<Mac> {
-        let hex = key.rsplit('/').next()?;
-        let mac = Mac::from_hex(hex)?;
-        (self.object_key(kind, &mac) == key).then_some(mac)
+        let rest = key
+            .strip_prefix(self.prefix.as_str())?
+            .strip_prefix(kind.directory())?;
+        let hex = match rest.split_once('/') {
+            Some((dir, hex)) if kind.fanned_out() && hex.get(..2) == Some(dir) => hex,
+            Some(_) => return None,
+            None if kind.fanned_out() => return None,
+            None => rest,
+        };
+        Mac::from_hex(hex)
     }
 }
 

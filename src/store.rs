@@ -12,6 +12,7 @@ use crate::client::{read_capped, Client, SendError, Transport};
 use crate::config::{Config, ObjectLock, StorageClass};
 use crate::download::Download;
 use crate::error::{Error, Result};
+use crate::integrity::{self, SinglePart};
 use crate::layout::{Kind, Layout, Mac};
 use crate::refusal::{self, Sent};
 use crate::retention::Retention;
@@ -460,17 +461,16 @@ impl<T: Transport> Store<T> {
     /// kloset whose CONFIG can be destroyed is lost.
     fn put_small(&self, key: &str, data: &[u8], class: StorageClass) -> Result<()> {
         let s = &self.shared;
+        let digests = SinglePart::of(data);
         let options = WriteOptions {
             storage_class: Some(class),
             if_none_match: s.config.conditional_writes,
-            metadata: vec![(
-                actions::META_MD5,
-                crate::hex::encode(&crate::integrity::md5(data)),
-            )],
+            metadata: vec![(actions::META_XXH3, crate::hex::encode(&digests.xxh3))],
             object: Some(&s.object),
             retention: s.retention_now(),
         };
-        let req = actions::put_object(&s.bucket, key, &base64_md5(data), &options);
+        let content_md5 = integrity::content_md5(&digests.md5);
+        let req = actions::put_object(&s.bucket, key, &content_md5, &options);
         let hash = sha256(data);
         match s.client.send(&req, data, Payload::Sha256(&hash)) {
             Ok(response) if response.etag().is_some() => Ok(()),
@@ -681,8 +681,7 @@ impl<T: Transport> Listing<T> {
 }
 
 pub fn base64_md5(data: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(crate::integrity::md5(data))
+    integrity::content_md5(&integrity::md5(data))
 }
 
 pub fn sha256(data: &[u8]) -> [u8; 32] {

@@ -11,13 +11,13 @@
 
 use std::rc::Rc;
 
-use crate::actions::{self, WriteOptions, META_MD5, META_PART_SIZE};
+use crate::actions::{self, WriteOptions, META_PART_SIZE, META_XXH3};
 use crate::client::{header, read_capped, Response, SendError, Transport};
 use crate::config::Checksum;
 use crate::download::Download;
 use crate::error::{Error, Result};
 use crate::hex;
-use crate::integrity::{self, Expected, PartDigests, Verifier};
+use crate::integrity::{self, Expected, PartDigests, SinglePart, Verifier};
 use crate::layout::{Kind, Mac};
 use crate::sigv4::Payload;
 use crate::store::{base64_md5, sha256, Placement, Shared};
@@ -198,18 +198,14 @@ impl<T: Transport> Upload<T> {
     }
 
     fn put_single(&mut self) -> Result<u64> {
-        let md5 = integrity::md5(&self.buffer);
-        let ours = Expected::Md5(md5);
+        let digests = SinglePart::of(&self.buffer);
+        let ours = digests.identities();
         if self.immutable() && !self.shared.config.conditional_writes && self.exists_as(&ours)? {
             return Ok(self.total);
         }
-        let options = self.write_options(vec![(META_MD5, hex::encode(&md5))]);
-        let req = actions::put_object(
-            &self.shared.bucket,
-            &self.key,
-            &base64_md5(&self.buffer),
-            &options,
-        );
+        let options = self.write_options(vec![(META_XXH3, hex::encode(&digests.xxh3))]);
+        let content_md5 = integrity::content_md5(&digests.md5);
+        let req = actions::put_object(&self.shared.bucket, &self.key, &content_md5, &options);
         let sent = self.send_data(&req, &self.buffer);
         match sent {
             Ok(response) if response.etag().is_some() => Ok(self.total),
@@ -274,12 +270,13 @@ impl<T: Transport> Upload<T> {
             )));
         }
         let md5 = integrity::md5(&self.buffer);
+        let content_md5 = integrity::content_md5(&md5);
         let req = actions::upload_part(
             &self.shared.bucket,
             &self.key,
             &multipart.upload_id,
             number,
-            &base64_md5(&self.buffer),
+            &content_md5,
             &self.shared.object,
         );
         let response = self
@@ -301,7 +298,7 @@ impl<T: Transport> Upload<T> {
         let Some(multipart) = &self.multipart else {
             return Err(Error::Other("multipart upload not started".into()));
         };
-        let ours = self.expected_multipart(multipart);
+        let ours = [self.expected_multipart(multipart)];
         if self.immutable() && self.exists_as(&ours)? {
             // Identical content is already there: drop our parts, keep theirs.
             self.abort_multipart()?;
@@ -371,7 +368,7 @@ impl<T: Transport> Upload<T> {
 
     /// The key exists though we wrote it conditionally: success if it holds
     /// exactly our bytes, a refusal otherwise.
-    fn settle_conflict(&mut self, ours: &Expected) -> Result<u64> {
+    fn settle_conflict(&mut self, ours: &[Expected]) -> Result<u64> {
         if self.exists_as(ours)? {
             return Ok(self.total);
         }
@@ -382,10 +379,11 @@ impl<T: Transport> Upload<T> {
         )))
     }
 
-    /// Whether the object at our key holds exactly the bytes `ours` describes.
+    /// Whether the object at our key holds exactly the bytes `ours` (digests
+    /// of the same bytes, the strongest first) describes.
     /// Metadata or ETag decide when they can; otherwise the object is read
     /// back and digested the way we digested ours.
-    fn exists_as(&self, ours: &Expected) -> Result<bool> {
+    fn exists_as(&self, ours: &[Expected]) -> Result<bool> {
         let Some(headers) = self.shared.head(&self.key)? else {
             return Ok(false);
         };
@@ -394,10 +392,10 @@ impl<T: Transport> Upload<T> {
             return Ok(false);
         }
         let theirs = integrity::expected(&headers, self.total, true)?;
-        if theirs == *ours {
+        if ours.contains(&theirs) {
             return Ok(true);
         }
-        self.read_back_matches(ours)
+        self.read_back_matches(&ours[0])
     }
 
     fn read_back_matches(&self, ours: &Expected) -> Result<bool> {

@@ -126,11 +126,11 @@ fn sane(seen: &Seen) -> Reply {
     }
 }
 
-/// A GET answer of `body` that declares `length` bytes and the MD5 of `body`.
+/// A GET answer of `body` that declares `length` bytes and the MD5 of `body`
+/// (as its ETag).
 fn object_answer(length: usize, body: &[u8]) -> Reply {
     let head = format!(
-        "HTTP/1.1 200 OK\r\nContent-Length: {length}\r\nETag: \"{}\"\r\nx-amz-meta-kloset-md5: {}",
-        md5_hex(body),
+        "HTTP/1.1 200 OK\r\nContent-Length: {length}\r\nETag: \"{}\"",
         md5_hex(body)
     );
     let mut raw = format!("{head}\r\n\r\n").into_bytes();

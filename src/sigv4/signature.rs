@@ -38,15 +38,7 @@ pub(super) fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
 }
 
 /// Lower-case hex, the encoding of every hash and signature in SigV4.
-pub(super) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    out
-}
+pub(super) use crate::hex::encode as hex;
 
 /// The signing key of the last credential scope signed for. The scope names
 /// everything the key derives from but the secret (date, region, service), so

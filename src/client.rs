@@ -217,8 +217,43 @@ impl<T: Transport> Client<T> {
         payload: Payload<'_>,
         accept: impl Fn(Response<T::Body>) -> Result<R, S3Failure>,
     ) -> Result<R, SendError> {
-        let start = self.transport.monotonic();
-        let mut attempt = 0;
+        self.send_within(&mut self.budget(), req, body, payload, accept)
+    }
+
+    /// A fresh retry budget for one operation.
+    pub fn budget(&self) -> Budget {
+        Budget {
+            start: self.transport.monotonic(),
+            retries: 0,
+        }
+    }
+
+    /// Waits before another try if the policy still allows one within
+    /// `budget`, and spends it; `false` means give up.
+    pub fn back_off(&self, budget: &mut Budget, outcome: &Outcome<'_>) -> bool {
+        let elapsed = self.transport.monotonic().saturating_sub(budget.start);
+        let random = self.transport.random_u64();
+        match self.retry.decide(outcome, budget.retries, elapsed, random) {
+            Decision::Retry(delay) => {
+                self.count_retry();
+                self.transport.sleep(delay);
+                budget.retries += 1;
+                true
+            }
+            Decision::GiveUp => false,
+        }
+    }
+
+    /// [`Client::send_with`], spending retries from an operation's `budget`
+    /// that other requests of the same operation share.
+    pub fn send_within<R>(
+        &self,
+        budget: &mut Budget,
+        req: &Request,
+        body: &[u8],
+        payload: Payload<'_>,
+        accept: impl Fn(Response<T::Body>) -> Result<R, S3Failure>,
+    ) -> Result<R, SendError> {
         let mut region_switched = false;
         loop {
             let Rejection {
@@ -247,15 +282,8 @@ impl<T: Transport> Client<T> {
                 },
                 SendError::Transport(e) => e.outcome(),
             };
-            let elapsed = self.transport.monotonic().saturating_sub(start);
-            let random = self.transport.random_u64();
-            match self.retry.decide(&outcome, attempt, elapsed, random) {
-                Decision::Retry(delay) => {
-                    self.count_retry();
-                    self.transport.sleep(delay);
-                    attempt += 1;
-                }
-                Decision::GiveUp => return Err(error),
+            if !self.back_off(budget, &outcome) {
+                return Err(error);
             }
         }
     }
@@ -316,6 +344,14 @@ impl<T: Transport> Client<T> {
             region,
         })
     }
+}
+
+/// What one operation has spent of the retry policy. Every request of the
+/// operation draws on it, so a read that breaks off and resumes gets
+/// `max_retries` and the time budget in all, not per request.
+pub struct Budget {
+    start: Duration,
+    retries: u32,
 }
 
 /// A failed attempt and what its answer said about trying again.

@@ -11,10 +11,10 @@
 use std::rc::Rc;
 
 use crate::actions::{self, ByteRange};
-use crate::client::{header, ResponseBody, Transport, TransportError};
+use crate::client::{header, Budget, ResponseBody, Transport, TransportError};
 use crate::error::{Error, Result};
 use crate::integrity::{self, Verifier};
-use crate::retry::{Decision, Outcome};
+use crate::retry::Outcome;
 use crate::sigv4::Payload;
 use crate::store::Shared;
 
@@ -30,7 +30,9 @@ pub struct Download<T: Transport> {
     verifier: Option<Verifier>,
     /// Set once the stream ended, well or badly: every later read repeats it.
     end: Option<Result<()>>,
-    resumes: u32,
+    /// Shared by the first GET and every resume: the whole read gets the
+    /// policy's retries once.
+    budget: Budget,
 }
 
 impl<T: Transport> Download<T> {
@@ -54,7 +56,11 @@ impl<T: Transport> Download<T> {
             None => None,
         };
         let req = actions::get_object(&shared.bucket, &key, range, None, &shared.object);
-        let response = match shared.client.send(&req, &[], Payload::Empty) {
+        let mut budget = shared.client.budget();
+        let response = match shared
+            .client
+            .send_within(&mut budget, &req, &[], Payload::Empty, Ok)
+        {
             Ok(response) => response,
             Err(e) if e.status() == Some(416) => {
                 return Err(Error::InvalidArgument(format!(
@@ -87,11 +93,12 @@ impl<T: Transport> Download<T> {
             delivered: 0,
             verifier,
             end: None,
-            resumes: 0,
+            budget,
         })
     }
 
     fn empty(shared: Rc<Shared<T>>, key: String) -> Self {
+        let budget = shared.client.budget();
         Download {
             shared,
             key,
@@ -102,7 +109,7 @@ impl<T: Transport> Download<T> {
             delivered: 0,
             verifier: None,
             end: Some(Ok(())),
-            resumes: 0,
+            budget,
         }
     }
 
@@ -173,33 +180,19 @@ impl<T: Transport> Download<T> {
 
     /// Re-requests the bytes not yet delivered, after the policy's delay.
     fn resume(&mut self, failure: TransportError) -> Result<()> {
-        let client = &self.shared.client;
         let outcome = match &failure {
             TransportError::Timeout(_) => Outcome::Timeout,
             TransportError::Connection(_) => Outcome::Connection,
             TransportError::Denied(_) | TransportError::Protocol(_) => Outcome::Denied,
         };
-        let random = client.transport().random_u64();
-        match client.retry_policy().decide(
-            &outcome,
-            self.resumes,
-            std::time::Duration::ZERO,
-            random,
-        ) {
-            Decision::Retry(delay) => {
-                client.count_retry();
-                client.transport().sleep(delay);
-                self.resumes += 1;
-            }
-            Decision::GiveUp => {
-                return Err(Error::Unavailable(format!(
-                    "reading {} broke off after {} of {} bytes: {}",
-                    self.key,
-                    self.delivered,
-                    self.length,
-                    failure_text(&failure)
-                )))
-            }
+        if !self.shared.client.back_off(&mut self.budget, &outcome) {
+            return Err(Error::Unavailable(format!(
+                "reading {} broke off after {} of {} bytes: {}",
+                self.key,
+                self.delivered,
+                self.length,
+                failure_text(&failure)
+            )));
         }
         let start = self.range.map_or(0, |r| r.first) + self.delivered;
         let rest = ByteRange {
@@ -211,7 +204,7 @@ impl<T: Transport> Download<T> {
         let req = actions::get_object(&s.bucket, &self.key, Some(rest), etag, &s.object);
         let response = s
             .client
-            .send(&req, &[], Payload::Empty)
+            .send_within(&mut self.budget, &req, &[], Payload::Empty, Ok)
             .map_err(|e| match e.status() {
                 Some(412) => {
                     Error::Corrupted(format!("{} changed while it was being read", self.key))

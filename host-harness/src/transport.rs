@@ -434,8 +434,25 @@ mod tests {
             .boxed_unsync()
     }
 
-    /// `count` chunks of 1 MiB, each its own frame.
-    struct Chunks(usize);
+    /// `left` chunks of 1 MiB, each its own frame; one per `pause` when set,
+    /// as a component computing or waiting on its caller would produce them.
+    /// An `unfinished` body never ends: the component has written every byte
+    /// but not finished the body yet.
+    struct Chunks {
+        left: usize,
+        pause: Option<(Duration, Pin<Box<Sleep>>)>,
+        unfinished: bool,
+    }
+
+    impl Chunks {
+        fn new(left: usize) -> Self {
+            Chunks {
+                left,
+                pause: None,
+                unfinished: false,
+            }
+        }
+    }
 
     impl Body for Chunks {
         type Data = Bytes;
@@ -443,17 +460,25 @@ mod tests {
 
         fn poll_frame(
             mut self: Pin<&mut Self>,
-            _: &mut Context<'_>,
+            cx: &mut Context<'_>,
         ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
-            if self.0 == 0 {
-                return Poll::Ready(None);
+            if self.left == 0 {
+                return match self.unfinished {
+                    true => Poll::Pending,
+                    false => Poll::Ready(None),
+                };
             }
-            self.0 -= 1;
+            if let Some((pause, timer)) = &mut self.pause {
+                ready!(timer.as_mut().poll(cx));
+                let next = Instant::now() + *pause;
+                timer.as_mut().reset(next);
+            }
+            self.left -= 1;
             Poll::Ready(Some(Ok(Frame::data(Bytes::from(vec![7; 1 << 20])))))
         }
 
         fn is_end_stream(&self) -> bool {
-            self.0 == 0
+            self.left == 0 && !self.unfinished
         }
     }
 
@@ -609,43 +634,12 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(30)).await;
         });
         let transport = transport(port, timeouts(5000, 300));
-        let body = Chunks(256).boxed_unsync();
+        let body = Chunks::new(256).boxed_unsync();
         let err = transport
             .send(request(port, body), None)
             .await
             .expect_err("stall");
         assert!(matches!(err, Error::ConnectionWriteTimeout), "{err}");
-    }
-
-    /// `Chunks`, produced slowly: one chunk per `pause`, as a component
-    /// computing or waiting on its caller would.
-    struct SlowChunks {
-        left: usize,
-        pause: Duration,
-        timer: Pin<Box<Sleep>>,
-    }
-
-    impl Body for SlowChunks {
-        type Data = Bytes;
-        type Error = Error;
-
-        fn poll_frame(
-            mut self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-        ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
-            if self.left == 0 {
-                return Poll::Ready(None);
-            }
-            ready!(self.timer.as_mut().poll(cx));
-            let next = Instant::now() + self.pause;
-            self.timer.as_mut().reset(next);
-            self.left -= 1;
-            Poll::Ready(Some(Ok(Frame::data(Bytes::from(vec![7; 1 << 20])))))
-        }
-
-        fn is_end_stream(&self) -> bool {
-            self.left == 0
-        }
     }
 
     #[tokio::test]
@@ -663,10 +657,9 @@ mod tests {
         });
         let transport = transport(port, timeouts(300, 300));
         let pause = Duration::from_millis(125);
-        let body = SlowChunks {
-            left: 8,
-            pause,
-            timer: Box::pin(sleep_until(Instant::now() + pause)),
+        let body = Chunks {
+            pause: Some((pause, Box::pin(sleep_until(Instant::now() + pause)))),
+            ..Chunks::new(8)
         };
         let mut req = request(port, body.boxed_unsync());
         let length = (8u64 << 20).to_string().parse().expect("value");
@@ -675,26 +668,6 @@ mod tests {
         let response = transport.send(req, None).await.expect("send");
         assert_eq!(body_text(response).await.expect("body"), "ok");
         assert!(started.elapsed() > Duration::from_millis(900));
-    }
-
-    /// `Chunks`, then no end: the component has written every byte but not
-    /// finished the body yet.
-    struct Unfinished(usize);
-
-    impl Body for Unfinished {
-        type Data = Bytes;
-        type Error = Error;
-
-        fn poll_frame(
-            mut self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-        ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
-            if self.0 == 0 {
-                return Poll::Pending;
-            }
-            self.0 -= 1;
-            Poll::Ready(Some(Ok(Frame::data(Bytes::from(vec![7; 1 << 20])))))
-        }
     }
 
     #[tokio::test]
@@ -711,7 +684,14 @@ mod tests {
             socket.write_all(OK).await.expect("answer");
         });
         let transport = transport(port, timeouts(3000, 200));
-        let mut req = request(port, Unfinished(2).boxed_unsync());
+        let mut req = request(
+            port,
+            Chunks {
+                unfinished: true,
+                ..Chunks::new(2)
+            }
+            .boxed_unsync(),
+        );
         let length = (2u64 << 20).to_string().parse().expect("value");
         req.headers_mut().insert("content-length", length);
         let response = transport.send(req, None).await.expect("send");

@@ -2,50 +2,49 @@
 //! 127.0.0.1: the host API end to end, its limits and its trap recovery.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 
-use kloset_host::{ComponentCache, Host, HostError, HostOptions, Range, ResourceKind};
+use kloset_host::testbed::S3sFsServer;
+use kloset_host::{ComponentCache, Host, HostError, HostOptions, Range, ResourceKind, StoreHandle};
 use kloset_s3::error::Error;
-use s3s::auth::SimpleAuth;
-use s3s::service::S3ServiceBuilder;
-use tokio::net::TcpListener;
+use tempfile::TempDir;
 
 const ACCESS_KEY: &str = "AKIAHOSTTEST";
 const SECRET_KEY: &str = "host-test-secret-key";
 const MIB: usize = 1 << 20;
 
-/// Serves `root` over S3 on a free loopback port.
-async fn s3s_fs(root: &Path) -> u16 {
-    s3s_fs_counting(root).await.0
+/// An s3s-fs server and a host with a fresh component cache.
+struct Bed {
+    server: S3sFsServer,
+    _cache: TempDir,
+    port: u16,
+    host: Host,
 }
 
-/// [`s3s_fs`], counting the connections it accepts.
-async fn s3s_fs_counting(root: &Path) -> (u16, Arc<AtomicUsize>) {
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let counter = accepted.clone();
-    let fs = s3s_fs::FileSystem::new(root).expect("s3s-fs root");
-    let mut builder = S3ServiceBuilder::new(fs);
-    builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
-    let service = builder.build();
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("address").port();
-    tokio::spawn(async move {
-        loop {
-            let Ok((socket, _)) = listener.accept().await else {
-                continue;
-            };
-            counter.fetch_add(1, Ordering::SeqCst);
-            let service = service.clone();
-            tokio::spawn(async move {
-                let io = hyper_util::rt::TokioIo::new(socket);
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(io, service)
-                    .await;
-            });
+impl Bed {
+    async fn new(memory_limit: usize) -> Bed {
+        let server = S3sFsServer::start(ACCESS_KEY, SECRET_KEY)
+            .await
+            .expect("server");
+        let cache = tempfile::tempdir().expect("cache dir");
+        let host = host(cache.path(), memory_limit);
+        Bed {
+            port: server.endpoint().port(),
+            server,
+            _cache: cache,
+            host,
         }
-    });
-    (port, accepted)
+    }
+
+    fn config(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        config(self.port, extra)
+    }
+
+    /// A store on a kloset created with the config `c`.
+    async fn kloset(&self, extra: &[(&str, &str)]) -> StoreHandle {
+        let mut store = self.host.open(&self.config(extra)).await.expect("open");
+        store.create(b"c").await.expect("create");
+        store
+    }
 }
 
 fn config(port: u16, extra: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -78,11 +77,9 @@ fn object(len: usize) -> Vec<u8> {
 
 #[tokio::test]
 async fn stores_and_reads_back_a_kloset() {
-    let data = tempfile::tempdir().expect("data dir");
-    let cache = tempfile::tempdir().expect("cache dir");
-    let port = s3s_fs(data.path()).await;
-    let host = host(cache.path(), 512 * MIB);
-    let mut store = host.open(&config(port, &[])).await.expect("open");
+    let bed = Bed::new(512 * MIB).await;
+    let port = bed.port;
+    let mut store = bed.host.open(&bed.config(&[])).await.expect("open");
 
     store
         .create(b"serialized kloset config")
@@ -147,12 +144,8 @@ async fn stores_and_reads_back_a_kloset() {
 
 #[tokio::test]
 async fn deletes_objects() {
-    let data = tempfile::tempdir().expect("data dir");
-    let cache = tempfile::tempdir().expect("cache dir");
-    let port = s3s_fs(data.path()).await;
-    let host = host(cache.path(), 512 * MIB);
-    let mut store = host.open(&config(port, &[])).await.expect("open");
-    store.create(b"c").await.expect("create");
+    let bed = Bed::new(512 * MIB).await;
+    let mut store = bed.kloset(&[]).await;
     let mac = [0x11; 32];
     let state = &b"state"[..];
     store
@@ -172,15 +165,8 @@ async fn deletes_objects() {
 
 #[tokio::test]
 async fn objects_stream_through_bounded_guest_memory() {
-    let data = tempfile::tempdir().expect("data dir");
-    let cache = tempfile::tempdir().expect("cache dir");
-    let port = s3s_fs(data.path()).await;
-    let host = host(cache.path(), 512 * MIB);
-    let mut store = host
-        .open(&config(port, &[("part_size", "5MiB")]))
-        .await
-        .expect("open");
-    store.create(b"c").await.expect("create");
+    let bed = Bed::new(512 * MIB).await;
+    let mut store = bed.kloset(&[("part_size", "5MiB")]).await;
 
     let bytes = object(24 * MIB);
     store.reset_peak_memory();
@@ -202,14 +188,10 @@ async fn objects_stream_through_bounded_guest_memory() {
 
 #[tokio::test]
 async fn a_trapped_instance_is_dead_and_the_host_opens_a_fresh_one() {
-    let data = tempfile::tempdir().expect("data dir");
-    let cache = tempfile::tempdir().expect("cache dir");
-    let port = s3s_fs(data.path()).await;
     // Too little memory for one 16 MiB part: the guest's allocation fails.
-    let host = host(cache.path(), 12 * MIB);
-    let config = config(port, &[("part_size", "16MiB")]);
-    let mut store = host.open(&config).await.expect("open");
-    store.create(b"c").await.expect("create");
+    let bed = Bed::new(12 * MIB).await;
+    let config = bed.config(&[("part_size", "16MiB")]);
+    let mut store = bed.kloset(&[("part_size", "16MiB")]).await;
 
     let bytes = object(20 * MIB);
     let err = store
@@ -223,7 +205,7 @@ async fn a_trapped_instance_is_dead_and_the_host_opens_a_fresh_one() {
     assert!(!message.contains('\n'), "{message}");
     assert!(matches!(store.ping().await, Err(HostError::Trap(_))));
 
-    let mut fresh = host.open(&config).await.expect("open again");
+    let mut fresh = bed.host.open(&config).await.expect("open again");
     fresh.ping().await.expect("ping on a fresh instance");
     assert_eq!(fresh.open().await.expect("open kloset"), b"c");
 }
@@ -283,15 +265,8 @@ impl tokio::io::AsyncRead for FailingReader {
 
 #[tokio::test]
 async fn a_failing_reader_aborts_the_upload_and_leaves_nothing() {
-    let data = tempfile::tempdir().expect("data dir");
-    let cache = tempfile::tempdir().expect("cache dir");
-    let port = s3s_fs(data.path()).await;
-    let host = host(cache.path(), 512 * MIB);
-    let mut store = host
-        .open(&config(port, &[("part_size", "5MiB")]))
-        .await
-        .expect("open");
-    store.create(b"c").await.expect("create");
+    let bed = Bed::new(512 * MIB).await;
+    let mut store = bed.kloset(&[("part_size", "5MiB")]).await;
 
     // More than one part: one is sent before the reader fails.
     let reader = FailingReader { good: 7 * MIB };
@@ -310,12 +285,8 @@ async fn a_failing_reader_aborts_the_upload_and_leaves_nothing() {
 
 #[tokio::test]
 async fn a_corrupted_object_is_reported_as_corrupted() {
-    let data = tempfile::tempdir().expect("data dir");
-    let cache = tempfile::tempdir().expect("cache dir");
-    let port = s3s_fs(data.path()).await;
-    let host = host(cache.path(), 512 * MIB);
-    let mut store = host.open(&config(port, &[])).await.expect("open");
-    store.create(b"c").await.expect("create");
+    let bed = Bed::new(512 * MIB).await;
+    let mut store = bed.kloset(&[]).await;
     let mac = [0x5a; 32];
     let bytes = object(2 * MIB);
     store
@@ -325,7 +296,11 @@ async fn a_corrupted_object_is_reported_as_corrupted() {
 
     // s3s-fs keeps each object in a file named after its key.
     let name = "5a".repeat(32);
-    let file = data.path().join("bucket/kloset/packfiles/5a").join(name);
+    let file = bed
+        .server
+        .root()
+        .join("bucket/kloset/packfiles/5a")
+        .join(name);
     let mut stored = std::fs::read(&file).expect("stored object");
     stored[MIB] ^= 1;
     std::fs::write(&file, stored).expect("corrupt the object");
@@ -351,12 +326,8 @@ fn hosts_are_shareable_and_stores_movable_between_threads() {
 
 #[tokio::test]
 async fn requests_reuse_a_kept_connection() {
-    let data = tempfile::tempdir().expect("data dir");
-    let cache = tempfile::tempdir().expect("cache dir");
-    let (port, accepted) = s3s_fs_counting(data.path()).await;
-    let host = host(cache.path(), 512 * MIB);
-    let mut store = host.open(&config(port, &[])).await.expect("open");
-    store.create(b"c").await.expect("create");
+    let bed = Bed::new(512 * MIB).await;
+    let mut store = bed.kloset(&[]).await;
     for i in 0..10u8 {
         let mac = [i; 32];
         let bytes = object(1000 + usize::from(i));
@@ -371,7 +342,7 @@ async fn requests_reuse_a_kept_connection() {
             .expect("get");
         assert!(read == bytes);
     }
-    let connections = accepted.load(Ordering::SeqCst);
+    let connections = bed.server.connections();
     assert!(
         connections <= 2,
         "{connections} connections for 20+ requests"

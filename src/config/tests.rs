@@ -410,34 +410,7 @@ fn odd_input_is_refused_without_panic() {
         "]",
         "99999999999999999999999999999999999999999",
     ];
-    let keys = [
-        "location",
-        "access_key",
-        "secret_access_key",
-        "use_tls",
-        "tls_insecure_no_verify",
-        "storage_class",
-        "virtual_host",
-        "endpoint",
-        "port",
-        "root",
-        "region",
-        "sse_customer_key",
-        "session_token",
-        "provider",
-        "part_size",
-        "max_parts",
-        "checksum",
-        "conditional_writes",
-        "max_retries",
-        "retry_budget",
-        "connect_timeout",
-        "first_byte_timeout",
-        "between_bytes_timeout",
-        "object_lock_mode",
-        "object_lock_retention",
-    ];
-    for key in keys {
+    for &key in pairs::KEYS {
         for value in odd {
             let list = [(key.to_owned(), value.to_owned())];
             let all: Vec<_> = pairs("")

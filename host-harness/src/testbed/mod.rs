@@ -21,6 +21,8 @@ pub use s3s_fs::S3sFsServer;
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -41,6 +43,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 struct Serving {
     endpoint: SocketAddr,
+    /// Connections accepted so far: tests check that clients reuse them.
+    accepted: Arc<AtomicUsize>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -62,14 +66,21 @@ impl Serving {
         };
         let endpoint = listener.local_addr()?;
         let (shutdown, stop) = oneshot::channel();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
         let thread = std::thread::Builder::new()
             .name(name.into())
-            .spawn(move || runtime.block_on(serve(listener, service, stop)))?;
+            .spawn(move || runtime.block_on(serve(listener, service, counter, stop)))?;
         Ok(Serving {
             endpoint,
+            accepted,
             shutdown: Some(shutdown),
             thread: Some(thread),
         })
+    }
+
+    fn connections(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
     }
 }
 
@@ -94,15 +105,21 @@ fn bind_loopback() -> io::Result<std::net::TcpListener> {
 
 /// Serves HTTP/1.1 connections until `stop` fires (or its sender is dropped),
 /// then lets open connections finish for at most [`SHUTDOWN_GRACE`].
-async fn serve(listener: TcpListener, service: S3Service, mut stop: oneshot::Receiver<()>) {
+async fn serve(
+    listener: TcpListener,
+    service: S3Service,
+    accepted: Arc<AtomicUsize>,
+    mut stop: oneshot::Receiver<()>,
+) {
     let graceful = GracefulShutdown::new();
     let http = http1::Builder::new();
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
+            accepted_now = listener.accept() => {
                 // An accept error (say, out of file descriptors) concerns one
                 // connection; the server keeps going, as s3s-fs's own binary does.
-                let Ok((stream, _)) = accepted else { continue };
+                let Ok((stream, _)) = accepted_now else { continue };
+                accepted.fetch_add(1, Ordering::SeqCst);
                 // Without it, a response written in two pieces (head, body)
                 // waits out the client's delayed ACK: 40 ms per small GET.
                 let _ = stream.set_nodelay(true);

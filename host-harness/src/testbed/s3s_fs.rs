@@ -56,6 +56,11 @@ impl S3sFsServer {
     pub fn root(&self) -> &Path {
         self.root.path()
     }
+
+    /// How many connections the server has accepted so far.
+    pub fn connections(&self) -> usize {
+        self.serving.connections()
+    }
 }
 
 #[cfg(test)]

@@ -174,7 +174,9 @@ fn send_body(outgoing: OutgoingBody, body: &[u8]) -> Result<(), TransportError> 
     written.and(finished)
 }
 
-/// Writes as fast as the host accepts, waiting when its buffer is full.
+/// Writes as fast as the host accepts, waiting when its buffer is full. No
+/// flush: what `write` accepted the host sends after the body is finished,
+/// and waiting for it to drain would cost a round trip through the host.
 fn write_all(stream: &OutputStream, mut data: &[u8]) -> Result<(), TransportError> {
     let failed = |e: StreamError| match e {
         StreamError::Closed => TransportError::Connection("connection closed while sending".into()),
@@ -192,7 +194,7 @@ fn write_all(stream: &OutputStream, mut data: &[u8]) -> Result<(), TransportErro
         stream.write(&data[..n]).map_err(failed)?;
         data = &data[n..];
     }
-    stream.blocking_flush().map_err(failed)
+    Ok(())
 }
 
 fn read_head(response: IncomingResponse) -> Result<Response<WasiBody>, TransportError> {

@@ -7,6 +7,10 @@
 //! one root element, balanced tags, bounded depth, no DOCTYPE (never expanded:
 //! refused), only the predefined entities and valid character references, even in
 //! attributes and skipped elements — and only then handed to serde.
+//!
+//! A listing page, the one large document and the one read a hundred times in
+//! a row, skips serde: its [`Visitor`] reads the fields during that same walk
+//! (serde's second pass cost four times the walk).
 
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::{BytesRef, BytesStart, Event};
@@ -33,15 +37,8 @@ pub(super) struct Document<'a> {
 impl<'a> Document<'a> {
     /// Checks `body` as a whole; the error is a reason for a message (unsanitised).
     pub(super) fn read(body: &'a [u8]) -> Result<Self, String> {
-        if body.len() > MAX_XML_BODY {
-            return Err(format!(
-                "body of {} bytes exceeds the limit of {MAX_XML_BODY} bytes",
-                body.len()
-            ));
-        }
-        let text = std::str::from_utf8(body).map_err(|e| format!("not UTF-8: {e}"))?;
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let root = check_structure(text)?;
+        let text = decode_body(body)?;
+        let root = walk(text, &mut ())?;
         Ok(Document { text, root })
     }
 
@@ -53,6 +50,64 @@ impl<'a> Document<'a> {
     /// Reads the fields of `T` (matched by local name, unknown ones ignored).
     pub(super) fn decode<T: DeserializeOwned>(&self) -> Result<T, String> {
         quick_xml::de::from_str(self.text).map_err(|e| e.to_string())
+    }
+}
+
+/// What a single-pass reader is told while a document is checked. Depth 0 is
+/// the root element; an element gets `open`, its text, then `close`, all at
+/// its depth.
+pub(super) trait Visitor {
+    fn open(&mut self, _depth: usize, _local_name: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// A piece of the element's character data: text with its references
+    /// resolved, or a CDATA section. An element's text may come in pieces.
+    fn text(&mut self, _depth: usize, _text: &str) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn close(&mut self, _depth: usize) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Checking only.
+impl Visitor for () {}
+
+/// Checks `body` as [`Document::read`] does while `visitor` reads it, for a
+/// document whose root element is `<root>`.
+pub(super) fn visit(body: &[u8], root: &str, visitor: &mut impl Visitor) -> Result<(), Error> {
+    let text = decode_body(body).map_err(|reason| malformed(root, &reason))?;
+    let mut checked = RootIs {
+        root,
+        inner: visitor,
+    };
+    walk(text, &mut checked).map_err(|reason| malformed(root, &reason))?;
+    Ok(())
+}
+
+/// Refuses another root element before the visitor reads anything of it.
+struct RootIs<'a, V> {
+    root: &'a str,
+    inner: &'a mut V,
+}
+
+impl<V: Visitor> Visitor for RootIs<'_, V> {
+    fn open(&mut self, depth: usize, local_name: &[u8]) -> Result<(), String> {
+        if depth == 0 && local_name != self.root.as_bytes() {
+            let name = String::from_utf8_lossy(local_name);
+            return Err(format!("the root element is <{name}>"));
+        }
+        self.inner.open(depth, local_name)
+    }
+
+    fn text(&mut self, depth: usize, text: &str) -> Result<(), String> {
+        self.inner.text(depth, text)
+    }
+
+    fn close(&mut self, depth: usize) -> Result<(), String> {
+        self.inner.close(depth)
     }
 }
 
@@ -108,8 +163,21 @@ pub(super) fn strip_quotes(etag: &str) -> &str {
     etag.strip_suffix('"').unwrap_or(etag)
 }
 
-/// Walks the whole document; returns the root element's local name.
-fn check_structure(text: &str) -> Result<String, String> {
+/// The body as text: bounded in size, UTF-8, byte-order mark dropped.
+fn decode_body(body: &[u8]) -> Result<&str, String> {
+    if body.len() > MAX_XML_BODY {
+        return Err(format!(
+            "body of {} bytes exceeds the limit of {MAX_XML_BODY} bytes",
+            body.len()
+        ));
+    }
+    let text = std::str::from_utf8(body).map_err(|e| format!("not UTF-8: {e}"))?;
+    Ok(text.strip_prefix('\u{feff}').unwrap_or(text))
+}
+
+/// Walks the whole document, telling `visitor`; returns the root element's
+/// local name.
+fn walk(text: &str, visitor: &mut impl Visitor) -> Result<String, String> {
     let mut reader = Reader::from_str(text);
     let mut root: Option<String> = None;
     let mut depth = 0usize;
@@ -120,14 +188,20 @@ fn check_structure(text: &str) -> Result<String, String> {
         match event {
             Event::Start(element) => {
                 open(&element, &mut root, depth)?;
+                visitor.open(depth, element.local_name().as_ref())?;
                 depth += 1;
                 if depth > MAX_DEPTH {
                     return Err(format!("elements nested deeper than {MAX_DEPTH}"));
                 }
             }
-            Event::Empty(element) => open(&element, &mut root, depth)?,
+            Event::Empty(element) => {
+                open(&element, &mut root, depth)?;
+                visitor.open(depth, element.local_name().as_ref())?;
+                visitor.close(depth)?;
+            }
             Event::End(_) => {
                 depth = depth.checked_sub(1).ok_or("end tag without a start tag")?;
+                visitor.close(depth)?;
             }
             Event::Text(text) if depth == 0 && !text.iter().all(u8::is_ascii_whitespace) => {
                 return Err("text outside the root element".into());
@@ -135,7 +209,18 @@ fn check_structure(text: &str) -> Result<String, String> {
             Event::CData(_) | Event::GeneralRef(_) if depth == 0 => {
                 return Err("text outside the root element".into());
             }
-            Event::GeneralRef(reference) => check_reference(&reference)?,
+            Event::Text(text) if depth > 0 => {
+                let text = text.xml10_content().map_err(|e| e.to_string())?;
+                visitor.text(depth - 1, &text)?;
+            }
+            Event::CData(data) => {
+                let data = data.xml10_content().map_err(|e| e.to_string())?;
+                visitor.text(depth - 1, &data)?;
+            }
+            Event::GeneralRef(reference) => {
+                let c = resolve(&reference)?;
+                visitor.text(depth - 1, c.encode_utf8(&mut [0; 4]))?;
+            }
             Event::DocType(_) => return Err("DOCTYPE declarations are refused".into()),
             Event::Decl(_) if root.is_some() => {
                 return Err("XML declaration after the root element".into());
@@ -166,18 +251,21 @@ fn open(element: &BytesStart<'_>, root: &mut Option<String>, depth: usize) -> Re
     Ok(())
 }
 
-fn check_reference(reference: &BytesRef<'_>) -> Result<(), String> {
-    if reference.is_char_ref() {
-        return reference
-            .resolve_char_ref()
-            .map(drop)
-            .map_err(|e| e.to_string());
-    }
+/// The character a reference stands for: a character reference, or one of
+/// the five predefined entities; any other entity is refused (no DOCTYPE could
+/// have defined it).
+fn resolve(reference: &BytesRef<'_>) -> Result<char, String> {
     let name = String::from_utf8_lossy(reference);
-    match resolve_predefined_entity(&name) {
-        Some(_) => Ok(()),
-        None => Err(format!("unknown entity &{name};")),
+    if reference.is_char_ref() {
+        return match reference.resolve_char_ref() {
+            Ok(Some(c)) => Ok(c),
+            Ok(None) => Err(format!("&{name}; is not a character")),
+            Err(e) => Err(e.to_string()),
+        };
     }
+    resolve_predefined_entity(&name)
+        .and_then(|entity| entity.chars().next())
+        .ok_or_else(|| format!("unknown entity &{name};"))
 }
 
 #[cfg(test)]

@@ -3,9 +3,9 @@
 //! page without a continuation token (which would restart or end the listing
 //! silently) is refused, and so is a missing `IsTruncated`.
 
-use serde::Deserialize;
+use std::mem::take;
 
-use super::document::{malformed, parse, strip_quotes};
+use super::document::{malformed, strip_quotes, visit, Visitor};
 use crate::error::Error;
 
 const ROOT: &str = "ListBucketResult";
@@ -26,31 +26,154 @@ pub struct ListedObject {
     pub etag: String,
 }
 
-/// The root's children in document order, so that servers may order and
-/// interleave them freely (serde's plain `Vec` fields need one contiguous run).
-#[derive(Deserialize)]
-struct ListBucketResult {
-    #[serde(rename = "$value", default)]
-    children: Vec<Child>,
+/// Reads a page while the document is checked: the root's children by local
+/// name, in any order and interleaving (servers differ), and inside each
+/// `Contents` its `Key`, `Size` and `ETag`; everything else is skipped.
+#[derive(Default)]
+struct PageReader {
+    child: Option<Child>,
+    /// The `Contents` field being read.
+    field: Option<Field>,
+    /// The text of the child or field being read.
+    text: String,
+    contents: Vec<Contents>,
+    is_truncated: Option<bool>,
+    token: Option<String>,
+    encoding: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Child {
-    Contents(Contents),
-    IsTruncated(bool),
-    NextContinuationToken(String),
-    EncodingType(String),
-    #[serde(other)]
+    Contents,
+    IsTruncated,
+    NextContinuationToken,
+    EncodingType,
     Ignored,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Key,
+    Size,
+    ETag,
+    Ignored,
+}
+
+#[derive(Default)]
 struct Contents {
     key: Option<String>,
     size: Option<u64>,
-    #[serde(rename = "ETag")]
     etag: Option<String>,
+}
+
+impl Child {
+    fn of(name: &[u8]) -> Child {
+        match name {
+            b"Contents" => Child::Contents,
+            b"IsTruncated" => Child::IsTruncated,
+            b"NextContinuationToken" => Child::NextContinuationToken,
+            b"EncodingType" => Child::EncodingType,
+            _ => Child::Ignored,
+        }
+    }
+
+    /// Whether its text is read.
+    fn has_value(self) -> bool {
+        !matches!(self, Child::Contents | Child::Ignored)
+    }
+}
+
+impl Field {
+    fn of(name: &[u8]) -> Field {
+        match name {
+            b"Key" => Field::Key,
+            b"Size" => Field::Size,
+            b"ETag" => Field::ETag,
+            _ => Field::Ignored,
+        }
+    }
+}
+
+impl Visitor for PageReader {
+    fn open(&mut self, depth: usize, name: &[u8]) -> Result<(), String> {
+        let reading_value = match depth {
+            1 => {
+                let child = Child::of(name);
+                self.child = Some(child);
+                if child == Child::Contents {
+                    self.contents.push(Contents::default());
+                }
+                self.text.clear();
+                false
+            }
+            2 if self.child == Some(Child::Contents) => {
+                self.field = Some(Field::of(name));
+                self.text.clear();
+                false
+            }
+            2 => self.child.is_some_and(Child::has_value),
+            3 => self.field.is_some_and(|f| f != Field::Ignored),
+            _ => false,
+        };
+        match reading_value {
+            true => Err(format!(
+                "unexpected <{}> in a value",
+                String::from_utf8_lossy(name)
+            )),
+            false => Ok(()),
+        }
+    }
+
+    fn text(&mut self, depth: usize, text: &str) -> Result<(), String> {
+        let read = match depth {
+            1 => self.child.is_some_and(Child::has_value),
+            2 => self.field.is_some_and(|f| f != Field::Ignored),
+            _ => false,
+        };
+        if read {
+            self.text.push_str(text);
+        }
+        Ok(())
+    }
+
+    fn close(&mut self, depth: usize) -> Result<(), String> {
+        let text = &mut self.text;
+        match depth {
+            1 => match self.child.take() {
+                Some(Child::IsTruncated) => {
+                    set_once(&mut self.is_truncated, boolean(text)?, "IsTruncated")
+                }
+                Some(Child::NextContinuationToken) => {
+                    set_once(&mut self.token, take(text), "NextContinuationToken")
+                }
+                Some(Child::EncodingType) => {
+                    set_once(&mut self.encoding, take(text), "EncodingType")
+                }
+                _ => Ok(()),
+            },
+            2 => match (self.field.take(), self.contents.last_mut()) {
+                (Some(Field::Key), Some(c)) => set_once(&mut c.key, take(text), "Key"),
+                (Some(Field::Size), Some(c)) => set_once(&mut c.size, byte_count(text)?, "Size"),
+                (Some(Field::ETag), Some(c)) => set_once(&mut c.etag, take(text), "ETag"),
+                _ => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
+}
+
+fn boolean(text: &str) -> Result<bool, String> {
+    match text.trim() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        other => Err(format!("IsTruncated `{other}` is not a boolean")),
+    }
+}
+
+fn byte_count(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    text.parse()
+        .map_err(|_| format!("Size `{text}` is not a byte count (u64)"))
 }
 
 /// Parses a ListObjectsV2 answer. Keys are percent-decoded when the document
@@ -58,25 +181,17 @@ struct Contents {
 /// a server that ignored our `encoding-type=url` sends raw keys and no such
 /// element, so the document, not the request, says how to read them.
 pub fn parse_list_objects_v2(body: &[u8]) -> Result<ListPage, Error> {
-    let result: ListBucketResult = parse(body, ROOT)?;
-    let mut contents = Vec::new();
-    let (mut is_truncated, mut token, mut encoding) = (None, None, None);
-    for child in result.children {
-        match child {
-            Child::Contents(c) => contents.push(c),
-            Child::IsTruncated(t) => set_once(&mut is_truncated, t, "IsTruncated")?,
-            Child::NextContinuationToken(t) => set_once(&mut token, t, "NextContinuationToken")?,
-            Child::EncodingType(e) => set_once(&mut encoding, e, "EncodingType")?,
-            Child::Ignored => {}
-        }
-    }
-    let url_encoded = match encoding.as_deref().map(str::trim) {
+    let mut page = PageReader::default();
+    visit(body, ROOT, &mut page)?;
+    let url_encoded = match page.encoding.as_deref().map(str::trim) {
         None | Some("") => false,
         Some(e) if e.eq_ignore_ascii_case("url") => true,
         Some(_) => return Err(malformed(ROOT, "unknown EncodingType")),
     };
-    let is_truncated = is_truncated.ok_or_else(|| malformed(ROOT, "IsTruncated is missing"))?;
-    let next_token = match token.as_deref().map(str::trim) {
+    let is_truncated = page
+        .is_truncated
+        .ok_or_else(|| malformed(ROOT, "IsTruncated is missing"))?;
+    let next_token = match page.token.as_deref().map(str::trim) {
         _ if !is_truncated => None,
         Some(t) if !t.is_empty() => Some(t.to_owned()),
         _ => {
@@ -86,7 +201,8 @@ pub fn parse_list_objects_v2(body: &[u8]) -> Result<ListPage, Error> {
             ))
         }
     };
-    let keys = contents
+    let keys = page
+        .contents
         .into_iter()
         .map(|c| listed_object(c, url_encoded))
         .collect::<Result<_, _>>()?;
@@ -97,10 +213,10 @@ pub fn parse_list_objects_v2(body: &[u8]) -> Result<ListPage, Error> {
     })
 }
 
-fn set_once<T>(slot: &mut Option<T>, value: T, name: &str) -> Result<(), Error> {
+fn set_once<T>(slot: &mut Option<T>, value: T, name: &str) -> Result<(), String> {
     match slot.replace(value) {
         None => Ok(()),
-        Some(_) => Err(malformed(ROOT, &format!("{name} appears twice"))),
+        Some(_) => Err(format!("{name} appears twice")),
     }
 }
 
@@ -289,6 +405,20 @@ mod tests {
     }
 
     #[test]
+    fn is_truncated_reads_as_xml_schema_booleans() {
+        for (text, truncated) in [
+            ("true", true),
+            (" 1 ", true),
+            ("false", false),
+            ("0", false),
+        ] {
+            let body = format!("<ListBucketResult><IsTruncated>{text}</IsTruncated><NextContinuationToken>t</NextContinuationToken></ListBucketResult>");
+            let page = parse_list_objects_v2(body.as_bytes()).unwrap();
+            assert_eq!(page.is_truncated, truncated, "{text}");
+        }
+    }
+
+    #[test]
     fn token_of_a_complete_page_is_dropped() {
         let body = "<ListBucketResult><IsTruncated>false</IsTruncated><NextContinuationToken>t</NextContinuationToken></ListBucketResult>";
         let page = parse_list_objects_v2(body.as_bytes()).unwrap();
@@ -324,6 +454,9 @@ mod tests {
             ("<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>a</Key><Size>18446744073709551616</Size></Contents></ListBucketResult>", "u64"),
             ("<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>a</Key><Key>b</Key><Size>1</Size></Contents></ListBucketResult>", "Key"),
             ("<ListBucketResult><IsTruncated>false</IsTruncated><Contents>text</Contents></ListBucketResult>", "without Key"),
+            ("<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>a<b/>c</Key><Size>1</Size></Contents></ListBucketResult>", "unexpected <b> in a value"),
+            ("<ListBucketResult><IsTruncated>fa<x>l</x>se</IsTruncated></ListBucketResult>", "unexpected <x> in a value"),
+            ("<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>a</Key><Size>1</Size><Size>1</Size></Contents></ListBucketResult>", "Size appears twice"),
         ] {
             let err = error_text(body);
             assert!(err.starts_with("malformed <ListBucketResult> from server: "), "{err}");

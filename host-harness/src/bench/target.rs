@@ -1,7 +1,8 @@
 //! Where the benchmark runs: the embedded in-memory S3 server (default), or
 //! the server the command line names with `-o location=... -o access_key=...
-//! -o secret_access_key=...`. Every peer works under its own prefix below
-//! the configured one, so runs never see each other's objects.
+//! -o secret_access_key=...`. Other `-o` pairs configure the component on
+//! either (say `-o part_size=64MiB`). Every peer works under its own prefix
+//! below the configured one, so runs never see each other's objects.
 
 use kloset_s3::config::Config;
 use kloset_s3::request::Scheme;
@@ -19,6 +20,14 @@ const LOCATION_KEYS: [&str; 6] = [
     "virtual_host",
 ];
 
+/// Keys never shown.
+const CREDENTIAL_KEYS: [&str; 4] = [
+    "access_key",
+    "secret_access_key",
+    "session_token",
+    "sse_customer_key",
+];
+
 pub struct Target {
     pairs: Vec<(String, String)>,
     config: Config,
@@ -28,10 +37,12 @@ pub struct Target {
 
 impl Target {
     pub async fn new(pairs: &[(String, String)]) -> Result<Target, BenchError> {
-        let (pairs, server) = if pairs.is_empty() {
-            embedded().await?
-        } else {
+        let (pairs, server) = if pairs.iter().any(|(key, _)| key == "location") {
             (pairs.to_vec(), None)
+        } else {
+            let (mut embedded, server) = embedded().await?;
+            embedded.extend_from_slice(pairs);
+            (embedded, server)
         };
         let config = Config::parse(&pairs).map_err(|e| BenchError(e.to_string()))?;
         if config.endpoint.scheme == Scheme::Https {
@@ -52,8 +63,20 @@ impl Target {
             None => "S3 server",
         };
         let base = format!("{}/{}", self.config.bucket, self.config.prefix);
+        let options: Vec<String> = self
+            .pairs
+            .iter()
+            .filter(|(key, _)| {
+                !LOCATION_KEYS.contains(&key.as_str()) && !CREDENTIAL_KEYS.contains(&key.as_str())
+            })
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect();
+        let options = match options.is_empty() {
+            true => String::new(),
+            false => format!("; component options {}", options.join(" ")),
+        };
         format!(
-            "{server} at http://{}, under {base}",
+            "{server} at http://{}, under {base}{options}",
             self.config.endpoint.authority()
         )
     }

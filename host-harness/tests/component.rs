@@ -1,10 +1,16 @@
 //! The embedded component in the host, against an in-process s3s-fs server on
-//! 127.0.0.1: the host API end to end, its limits and its trap recovery.
+//! 127.0.0.1: the host API end to end, its limits and its trap recovery, and
+//! [`StorePool`]: many tasks putting and getting through one pool get their
+//! own bytes back, and a dead instance is replaced.
 
+use std::num::NonZeroUsize;
 use std::path::Path;
+use std::sync::Arc;
 
 use kloset_host::testbed::S3sFsServer;
-use kloset_host::{ComponentCache, Host, HostError, HostOptions, Range, ResourceKind, StoreHandle};
+use kloset_host::{
+    ComponentCache, Host, HostError, HostOptions, Range, ResourceKind, StoreHandle, StorePool,
+};
 use kloset_s3::error::Error;
 use tempfile::TempDir;
 
@@ -346,5 +352,128 @@ async fn requests_reuse_a_kept_connection() {
     assert!(
         connections <= 2,
         "{connections} connections for 20+ requests"
+    );
+}
+
+/// Object `i`: its own length and contents, some over one transport chunk.
+fn pool_object(i: usize) -> Vec<u8> {
+    let len = 1 + i * 97_531 % (3 * MIB);
+    (0..len)
+        .map(|j| (j * 31 + j / 257 + i * 13) as u8)
+        .collect()
+}
+
+fn mac(i: usize) -> [u8; 32] {
+    let mut mac = [0; 32];
+    mac[..8].copy_from_slice(
+        &(i as u64 + 1)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .to_be_bytes(),
+    );
+    mac
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_puts_and_gets_through_a_pool_give_back_each_object() {
+    let bed = Bed::new(512 * MIB).await;
+    let size = NonZeroUsize::new(4).expect("non-zero");
+    let pool = StorePool::new(bed.host.clone(), bed.config(&[]), size);
+    assert_eq!(pool.size(), 4);
+    pool.checkout()
+        .await
+        .expect("checkout")
+        .create(b"pool")
+        .await
+        .expect("create");
+
+    const TASKS: usize = 24;
+    let puts: Vec<_> = (0..TASKS)
+        .map(|i| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let data = pool_object(i);
+                let mut store = pool.checkout().await?;
+                store.put(ResourceKind::Packfile, &mac(i), &data[..]).await
+            })
+        })
+        .collect();
+    for (i, put) in puts.into_iter().enumerate() {
+        let written = put.await.expect("task").expect("put");
+        assert_eq!(written, pool_object(i).len() as u64);
+    }
+
+    let pool = Arc::new(pool);
+    let gets: Vec<_> = (0..TASKS)
+        .map(|i| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let mut out = Vec::new();
+                let mut store = pool.checkout().await?;
+                store
+                    .get(ResourceKind::Packfile, &mac(i), None, &mut out)
+                    .await?;
+                Ok::<_, HostError>(out)
+            })
+        })
+        .collect();
+    for (i, get) in gets.into_iter().enumerate() {
+        let back = get.await.expect("task").expect("get");
+        assert!(back == pool_object(i), "object {i} came back different");
+    }
+    let mut listed = pool
+        .checkout()
+        .await
+        .expect("checkout")
+        .list(ResourceKind::Packfile)
+        .await
+        .expect("list");
+    listed.sort_unstable();
+    let mut macs: Vec<_> = (0..TASKS).map(mac).collect();
+    macs.sort_unstable();
+    assert_eq!(listed, macs);
+    assert!(
+        pool.peak_memory_bytes() > 0,
+        "idle instances report their memory"
+    );
+}
+
+#[tokio::test]
+async fn a_trapped_instance_is_not_given_out_again() {
+    // Too little memory for one 16 MiB part: the guest's allocation fails.
+    let bed = Bed::new(12 * MIB).await;
+    let pool = StorePool::new(
+        bed.host.clone(),
+        bed.config(&[("part_size", "16MiB")]),
+        NonZeroUsize::MIN,
+    );
+    pool.checkout()
+        .await
+        .expect("checkout")
+        .create(b"c")
+        .await
+        .expect("create");
+
+    let big = vec![7u8; 20 * MIB];
+    let mut store = pool.checkout().await.expect("checkout");
+    let err = store
+        .put(ResourceKind::Packfile, &[1; 32], &big[..])
+        .await
+        .expect_err("out of memory");
+    assert!(matches!(err, HostError::Trap(_)), "{err}");
+    assert!(!store.is_usable());
+    drop(store);
+
+    // The pool holds one instance at most: this checkout waits for none and
+    // gets a fresh one, not the dead one.
+    let mut store = pool.checkout().await.expect("checkout");
+    assert!(store.is_usable());
+    store
+        .put(ResourceKind::Packfile, &[2; 32], &b"small"[..])
+        .await
+        .expect("put on a fresh instance");
+    let closed = store.close().await;
+    assert!(
+        closed.is_ok() && !store.is_usable(),
+        "a closed store is not reused"
     );
 }

@@ -354,6 +354,15 @@ pub struct Budget {
     retries: u32,
 }
 
+impl Budget {
+    /// Restarts the time budget (not the count): an operation that made
+    /// progress since its last failure (a long read, say) is judged on the
+    /// time it has spent failing since, not on its whole duration.
+    pub fn restart_clock(&mut self, now: Duration) {
+        self.start = now;
+    }
+}
+
 /// A failed attempt and what its answer said about trying again.
 struct Rejection {
     error: SendError,

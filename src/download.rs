@@ -33,6 +33,8 @@ pub struct Download<T: Transport> {
     /// Shared by the first GET and every resume: the whole read gets the
     /// policy's retries once.
     budget: Budget,
+    /// `delivered` at the last break.
+    delivered_at_break: u64,
 }
 
 impl<T: Transport> Download<T> {
@@ -94,6 +96,7 @@ impl<T: Transport> Download<T> {
             verifier,
             end: None,
             budget,
+            delivered_at_break: 0,
         })
     }
 
@@ -110,6 +113,7 @@ impl<T: Transport> Download<T> {
             verifier: None,
             end: Some(Ok(())),
             budget,
+            delivered_at_break: 0,
         }
     }
 
@@ -185,7 +189,13 @@ impl<T: Transport> Download<T> {
             TransportError::Connection(_) => Outcome::Connection,
             TransportError::Denied(_) | TransportError::Protocol(_) => Outcome::Denied,
         };
-        if !self.shared.client.back_off(&mut self.budget, &outcome) {
+        let client = &self.shared.client;
+        if self.delivered > self.delivered_at_break {
+            // A read that took its time and then broke off is not out of time.
+            self.budget.restart_clock(client.transport().monotonic());
+        }
+        self.delivered_at_break = self.delivered;
+        if !client.back_off(&mut self.budget, &outcome) {
             return Err(Error::Unavailable(format!(
                 "reading {} broke off after {} of {} bytes: {}",
                 self.key,

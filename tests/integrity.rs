@@ -101,6 +101,36 @@ async fn a_body_cut_for_good_is_an_error_never_a_short_read() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_long_read_that_breaks_is_not_out_of_time() {
+    // The reader takes longer than the whole retry budget, then the body
+    // breaks: the time spent reading is not time spent failing.
+    let servers = servers().await;
+    let (proxy, _, mut store) =
+        through_proxy(&servers[0], "longread", &[("retry_budget", "1s")]).await;
+    let body = data(8, 4 << 20);
+    let kind = ResourceKind::Packfile;
+    store.put(kind, &mac(8), &body[..]).await.unwrap();
+    proxy.script(&[(Target::ObjectGet, Fault::Truncate(2 << 20))]);
+    let (writer, mut reader) = tokio::io::duplex(64 << 10);
+    let slow_reader = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let mut got = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut reader, &mut got)
+            .await
+            .map(|_| got)
+    });
+    let before = store.stats().await.unwrap().retries;
+    let n = store.get(kind, &mac(8), None, writer).await.unwrap();
+    assert_eq!(n, body.len() as u64);
+    assert!(slow_reader.await.unwrap().unwrap() == body);
+    assert!(
+        store.stats().await.unwrap().retries > before,
+        "the break was resumed"
+    );
+    assert_eq!(proxy.pending(), 0, "the fault was not injected");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn transient_failures_are_retried_and_final_ones_are_not() {
     for server in servers().await {
         let name = server.name;

@@ -45,6 +45,16 @@ impl Bed {
         config(self.port, extra)
     }
 
+    /// A pool of `size` instances of the store, on a kloset created with the
+    /// config `c`.
+    async fn pool(&self, extra: &[(&str, &str)], size: NonZeroUsize) -> StorePool {
+        let pool = StorePool::new(self.host.clone(), self.config(extra), size);
+        let mut store = pool.checkout().await.expect("checkout");
+        store.create(b"c").await.expect("create");
+        drop(store);
+        pool
+    }
+
     /// A store on a kloset created with the config `c`.
     async fn kloset(&self, extra: &[(&str, &str)]) -> StoreHandle {
         let mut store = self.host.open(&self.config(extra)).await.expect("open");
@@ -376,15 +386,8 @@ fn mac(i: usize) -> [u8; 32] {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_puts_and_gets_through_a_pool_give_back_each_object() {
     let bed = Bed::new(512 * MIB).await;
-    let size = NonZeroUsize::new(4).expect("non-zero");
-    let pool = StorePool::new(bed.host.clone(), bed.config(&[]), size);
+    let pool = bed.pool(&[], NonZeroUsize::new(4).expect("non-zero")).await;
     assert_eq!(pool.size(), 4);
-    pool.checkout()
-        .await
-        .expect("checkout")
-        .create(b"pool")
-        .await
-        .expect("create");
 
     const TASKS: usize = 24;
     let puts: Vec<_> = (0..TASKS)
@@ -441,17 +444,7 @@ async fn concurrent_puts_and_gets_through_a_pool_give_back_each_object() {
 async fn a_trapped_instance_is_not_given_out_again() {
     // Too little memory for one 16 MiB part: the guest's allocation fails.
     let bed = Bed::new(12 * MIB).await;
-    let pool = StorePool::new(
-        bed.host.clone(),
-        bed.config(&[("part_size", "16MiB")]),
-        NonZeroUsize::MIN,
-    );
-    pool.checkout()
-        .await
-        .expect("checkout")
-        .create(b"c")
-        .await
-        .expect("create");
+    let pool = bed.pool(&[("part_size", "16MiB")], NonZeroUsize::MIN).await;
 
     let big = vec![7u8; 20 * MIB];
     let mut store = pool.checkout().await.expect("checkout");

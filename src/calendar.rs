@@ -53,14 +53,16 @@ pub fn days_in_month(year: i64, month: i64) -> i64 {
 /// `YYYY-MM-DDTHH:MM:SSZ`: the RFC 3339 form minio-go and the AWS SDKs send
 /// as `x-amz-object-lock-retain-until-date` and in `<RetainUntilDate>`.
 pub fn iso8601(unix_time: u64) -> String {
+    let [year, month, day, hour, minute, second] = utc_fields(unix_time);
+    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
+}
+
+/// Year, month, day, hour, minute and second (UTC) of a unix time: what every
+/// timestamp format we write is made of.
+pub fn utc_fields(unix_time: u64) -> [u64; 6] {
     let (year, month, day) = civil_from_days(unix_time / SECONDS_PER_DAY);
     let secs = unix_time % SECONDS_PER_DAY;
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    [year, month, day, secs / 3600, secs % 3600 / 60, secs % 60]
 }
 
 /// Reads an RFC 3339 UTC timestamp as servers send retain-until dates

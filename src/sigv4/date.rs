@@ -2,20 +2,12 @@
 //! pure function and tests reproduce published signatures exactly; the calendar
 //! arithmetic lives in [`crate::calendar`] rather than in a date crate.
 
-use crate::calendar::civil_from_days;
-
-const SECONDS_PER_DAY: u64 = 86_400;
+use crate::calendar::utc_fields;
 
 /// `YYYYMMDD'T'HHMMSS'Z'` (UTC) for a unix time, the form of `x-amz-date`.
 pub fn amz_date(unix_time: u64) -> String {
-    let (year, month, day) = civil_from_days(unix_time / SECONDS_PER_DAY);
-    let secs = unix_time % SECONDS_PER_DAY;
-    format!(
-        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    let [year, month, day, hour, minute, second] = utc_fields(unix_time);
+    format!("{year:04}{month:02}{day:02}T{hour:02}{minute:02}{second:02}Z")
 }
 
 /// The `YYYYMMDD` part of an [`amz_date`]: the date of the credential scope.

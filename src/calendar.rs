@@ -9,7 +9,7 @@ const SECONDS_PER_DAY: u64 = 86_400;
 /// Howard Hinnant's `civil_from_days`, restricted to non-negative days so the
 /// whole computation stays in unsigned integers (no overflow for any `u64`
 /// time, as the day count is at most `u64::MAX / 86400`).
-pub fn civil_from_days(days: u64) -> (u64, u64, u64) {
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
     // Shift the epoch to 0000-03-01 so the leap day ends each 400-year era.
     let z = days + 719_468;
     let era = z / 146_097;

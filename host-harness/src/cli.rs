@@ -16,6 +16,7 @@ options:
   --component PATH     run this component instead of the embedded one
   --ca-file PATH       trust these PEM CA certificates too (self-hosted servers)
   --memory-limit MIB   guest linear-memory limit (default 512)
+  --call-timeout SECS  wall-clock limit of one component call (default 1800)
 
 verbs:
   create [FILE|-]                 create the kloset; CONFIG from FILE or stdin
@@ -66,6 +67,7 @@ pub struct Command {
     pub component: Option<PathBuf>,
     pub ca_file: Option<PathBuf>,
     pub memory_limit_mib: Option<usize>,
+    pub call_timeout_secs: Option<u64>,
     pub verb: Verb,
 }
 
@@ -77,6 +79,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         component: None,
         ca_file: None,
         memory_limit_mib: None,
+        call_timeout_secs: None,
         verb: Verb::Ping,
     };
     let verb = loop {
@@ -88,6 +91,9 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             "--ca-file" => command.ca_file = Some(value(&mut words, word)?.into()),
             "--memory-limit" => {
                 command.memory_limit_mib = Some(number(value(&mut words, word)?, word)?)
+            }
+            "--call-timeout" => {
+                command.call_timeout_secs = Some(number(value(&mut words, word)?, word)?)
             }
             "-h" | "--help" => return Err(USAGE.into()),
             _ if word.starts_with('-') => return Err(format!("unknown option `{word}`")),
@@ -245,12 +251,13 @@ mod tests {
     #[test]
     fn options_come_before_the_verb() {
         let c = parse(&args(
-            "-o location=s3://h/b -o use_tls=false --memory-limit 64 ls state",
+            "-o location=s3://h/b -o use_tls=false --memory-limit 64 --call-timeout 90 ls state",
         ))
         .unwrap();
         assert_eq!(c.config.len(), 2);
         assert_eq!(c.config[1], ("use_tls".into(), "false".into()));
         assert_eq!(c.memory_limit_mib, Some(64));
+        assert_eq!(c.call_timeout_secs, Some(90));
         assert_eq!(c.verb, Verb::List(ResourceKind::State));
     }
 
@@ -295,6 +302,7 @@ mod tests {
             ("put lock", "takes 3 argument"),
             ("-o", "needs a value"),
             ("-o access_key ping", "not KEY=VALUE"),
+            ("--call-timeout 1m ping", "`--call-timeout` takes a number"),
         ] {
             let err = parse(&args(line)).unwrap_err();
             assert!(err.contains(needle), "{line:?}: {err}");

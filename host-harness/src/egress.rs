@@ -1,5 +1,7 @@
 //! The `wasi:http` hook through which every request of the component leaves
-//! the sandbox: the [`Policy`] decides, the [`Transport`] sends.
+//! the sandbox: the [`Policy`] decides, the [`Transport`] sends. It also sets
+//! how much of a request body the host buffers, and keeps what a TLS failure
+//! was, for the error the caller gets.
 
 use std::future::Future;
 use std::io::ErrorKind;
@@ -8,7 +10,9 @@ use std::sync::Arc;
 use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
+use crate::limits::BODY_CHUNK;
 use crate::policy::Policy;
+use crate::tls;
 use crate::transport::Transport;
 
 type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
@@ -20,6 +24,8 @@ pub struct Egress {
     policy: Policy,
     transport: Arc<Transport>,
     denied: u64,
+    /// What the last failed TLS handshake said, until taken.
+    tls_failure: Option<String>,
 }
 
 impl Egress {
@@ -28,12 +34,20 @@ impl Egress {
             policy,
             transport,
             denied: 0,
+            tls_failure: None,
         }
     }
 
     /// How many requests the policy refused.
     pub fn denied(&self) -> u64 {
         self.denied
+    }
+
+    /// What failed in the last TLS handshake and what to do about it, once:
+    /// the component only learns a code (`TlsCertificateError`), the host
+    /// knows which check failed.
+    pub fn take_tls_failure(&mut self) -> Option<String> {
+        self.tls_failure.take()
     }
 }
 
@@ -50,6 +64,11 @@ impl WasiHttpHooks for Egress {
             // query or user information, where credentials may hide.
             tracing::warn!(reason = %denied, "request of the component denied");
             return Box::new(async { Err(Error::HttpRequestDenied) });
+        }
+        // wasi-http set it from the guest's spelling of the authority.
+        let mut request = request;
+        if let Ok(host) = http::HeaderValue::from_str(self.policy.host_header()) {
+            request.headers_mut().insert(http::header::HOST, host);
         }
         let transport = self.transport.clone();
         Box::new(async move {
@@ -70,7 +89,18 @@ impl WasiHttpHooks for Egress {
     }
 
     fn p2_error_from_tls(&mut self, err: &std::io::Error) -> ErrorCode {
+        self.tls_failure = Some(tls::explain_failure(err, self.policy.host_header()));
         tls_error_code(err)
+    }
+
+    /// One chunk buffered (wasi-http adds a slot): a body the guest holds
+    /// costs the host at most two chunks.
+    fn p2_outgoing_body_buffer_chunks(&mut self) -> usize {
+        1
+    }
+
+    fn p2_outgoing_body_chunk_size(&mut self) -> usize {
+        BODY_CHUNK
     }
 }
 
@@ -144,7 +174,7 @@ mod tests {
             between_bytes: second,
         };
         let transport = Transport::new(&endpoint, None, timeouts).expect("transport");
-        let policy = Policy::new(endpoint.scheme, &endpoint.host, endpoint.port).expect("policy");
+        let policy = Policy::new(&endpoint).expect("policy");
         Egress::new(policy, Arc::new(transport))
     }
 

@@ -3,6 +3,7 @@
 //! configuration.
 
 use std::borrow::Cow;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,9 +16,9 @@ use wasmtime::component::Linker;
 use crate::bindings::KlosetS3Pre;
 use crate::cache::{self, ComponentCache};
 use crate::egress::Egress;
-use crate::engine::{self, EPOCH_TICK};
+use crate::engine;
 use crate::error::HostError;
-use crate::limits::{CpuMeter, MemoryLimiter};
+use crate::limits::{CallLimits, CallMeter, MemoryLimiter};
 use crate::policy::Policy;
 use crate::sandbox::Sandbox;
 use crate::store::StoreHandle;
@@ -32,17 +33,40 @@ pub struct HostOptions {
     pub component: Option<PathBuf>,
     /// Where compiled components are kept.
     pub cache: ComponentCache,
-    /// Bytes of linear memory one instance may use.
+    /// Bytes of linear memory one instance may use. The wasi resources it may
+    /// hold on the host (header fields, bodies, streams) are bounded by the
+    /// same amount (see the README's sandbox section).
     pub memory_limit: usize,
-    /// CPU time one call may spend in the component before it traps.
+    /// CPU time one call may spend, in the component and in the host calls it
+    /// makes (time spent waiting for the network does not count).
     pub cpu_budget: Duration,
+    /// Wall-clock time one call may take, whatever the component is doing;
+    /// then its instance is stopped.
+    pub call_timeout: Duration,
+    /// Requests one instance may have in flight; more wait for one to end.
+    pub max_requests: usize,
     /// A PEM file of CA certificates trusted in addition to the Mozilla
     /// roots, for self-hosted servers.
     pub ca_file: Option<PathBuf>,
+    /// Host names to connect to at a given address instead of looking them
+    /// up, as curl's `--resolve` does: for a virtual-host bucket name
+    /// without DNS, or a test server. Names compare case-insensitively; TLS
+    /// still checks the certificate against the name. Only the configured
+    /// endpoint is ever reached: this changes where it is, not what is
+    /// allowed.
+    pub resolve: Vec<(String, IpAddr)>,
 }
 
 pub const DEFAULT_MEMORY_LIMIT: usize = 512 << 20;
 pub const DEFAULT_CPU_BUDGET: Duration = Duration::from_secs(60);
+/// The longest legitimate call is a write or finish that uploads one part:
+/// a 64 MiB part at 1 Mbit/s takes 9 minutes, and its retries may spend the
+/// default 5-minute `retry_budget` more. A `size` over ten million objects
+/// reads 10 000 pages. Half an hour covers both with room to spare.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Far more than the component's one request at a time, leaving room for
+/// the parts of a multipart upload in flight together.
+pub const DEFAULT_MAX_REQUESTS: usize = 16;
 
 impl Default for HostOptions {
     fn default() -> Self {
@@ -51,7 +75,10 @@ impl Default for HostOptions {
             cache: ComponentCache::Default,
             memory_limit: DEFAULT_MEMORY_LIMIT,
             cpu_budget: DEFAULT_CPU_BUDGET,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
+            max_requests: DEFAULT_MAX_REQUESTS,
             ca_file: None,
+            resolve: Vec::new(),
         }
     }
 }
@@ -67,7 +94,9 @@ struct Shared {
     pre: KlosetS3Pre<Sandbox>,
     verifying_tls: Arc<rustls::ClientConfig>,
     memory_limit: usize,
-    cpu_budget: Duration,
+    call_limits: CallLimits,
+    max_requests: usize,
+    resolve: Vec<(String, IpAddr)>,
 }
 
 impl Host {
@@ -92,7 +121,12 @@ impl Host {
                 pre,
                 verifying_tls: tls::verifying_config(options.ca_file.as_deref())?,
                 memory_limit: options.memory_limit,
-                cpu_budget: options.cpu_budget,
+                call_limits: CallLimits {
+                    cpu: options.cpu_budget,
+                    wall: options.call_timeout,
+                },
+                max_requests: options.max_requests,
+                resolve: options.resolve,
             }),
         })
     }
@@ -104,14 +138,20 @@ impl Host {
     pub async fn open(&self, config: &[(String, String)]) -> Result<StoreHandle, HostError> {
         let parsed = Config::parse(config)?;
         let endpoint = parsed.request_endpoint();
-        let policy = Policy::new(endpoint.scheme, &endpoint.host, endpoint.port)
+        let policy = Policy::new(&endpoint)
             .ok_or_else(|| Error::config("location", "the endpoint host is not a valid host"))?;
         let tls = match endpoint.scheme {
             Scheme::Http => None,
             Scheme::Https if parsed.tls_insecure_no_verify => Some(tls::insecure_config()?),
             Scheme::Https => Some(self.shared.verifying_tls.clone()),
         };
-        let transport = Transport::new(&endpoint, tls, parsed.timeouts)?;
+        let address = self
+            .shared
+            .resolve
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(&endpoint.host))
+            .map(|(_, address)| *address);
+        let transport = Transport::new(&endpoint, tls, parsed.timeouts)?.connecting_to(address);
         StoreHandle::start(&self.shared.pre, self.sandbox(policy, transport), config).await
     }
 
@@ -131,7 +171,7 @@ impl Host {
             host: "127.0.0.1".into(),
             port: 0,
         };
-        let policy = Policy::new(nowhere.scheme, &nowhere.host, nowhere.port)
+        let policy = Policy::new(&nowhere)
             .ok_or_else(|| HostError::Setup("the loopback is not a valid host".into()))?;
         let second = Duration::from_secs(1);
         let timeouts = Timeouts {
@@ -149,10 +189,11 @@ impl Host {
     /// A fresh sandbox with this host's limits, reaching what `policy` allows
     /// through `transport`.
     fn sandbox(&self, policy: Policy, transport: Transport) -> Sandbox {
+        let transport = transport.with_request_limit(self.shared.max_requests);
         Sandbox::new(
             Egress::new(policy, Arc::new(transport)),
             MemoryLimiter::new(self.shared.memory_limit),
-            CpuMeter::new(self.shared.cpu_budget, EPOCH_TICK, Instant::now()),
+            Arc::new(CallMeter::new(self.shared.call_limits, Instant::now())),
         )
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! [`Host`] compiles the component once (cached on disk, see
 //! [`ComponentCache`]) and opens a [`StoreHandle`] per store configuration:
-//! a fresh instance with bounded memory and CPU, no filesystem, environment
-//! or socket, and an HTTP client that only connects to the endpoint.
+//! a fresh instance with bounded memory, host resources, CPU and wall-clock
+//! time per call, no filesystem, environment or socket, and an HTTP client
+//! that only connects to the endpoint.
 //!
 //! This is the only crate of the workspace that knows wasmtime.
 
@@ -33,7 +34,10 @@ pub use bindings::{
 };
 pub use cache::ComponentCache;
 pub use error::HostError;
-pub use host::{Host, HostOptions, DEFAULT_CPU_BUDGET, DEFAULT_MEMORY_LIMIT};
+pub use host::{
+    Host, HostOptions, DEFAULT_CALL_TIMEOUT, DEFAULT_CPU_BUDGET, DEFAULT_MAX_REQUESTS,
+    DEFAULT_MEMORY_LIMIT,
+};
 pub use pool::{PooledStore, StorePool};
 pub use store::{StoreHandle, Upload, CHUNK};
 

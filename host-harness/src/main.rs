@@ -76,6 +76,9 @@ fn host_options(command: &Command) -> HostOptions {
     if let Some(mib) = command.memory_limit_mib {
         options.memory_limit = mib << 20;
     }
+    if let Some(seconds) = command.call_timeout_secs {
+        options.call_timeout = std::time::Duration::from_secs(seconds);
+    }
     options
 }
 

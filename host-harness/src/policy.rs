@@ -1,15 +1,19 @@
 //! The egress policy: the component may reach exactly one destination, the
 //! endpoint of its own configuration. Everything else (another host, another
-//! port, another scheme, credentials smuggled in the authority) is denied.
+//! port, another scheme, credentials smuggled in the authority, anything
+//! after the host but the port) is denied.
 //!
-//! [`Policy::check`] is a pure decision on a URI: no DNS, no I/O. Hosts are
-//! compared canonically (case-insensitive names, one trailing dot ignored, IP
-//! literals as addresses), never by resolving them: `localhost` is not
-//! `127.0.0.1`.
+//! [`Policy::check`] is a pure decision on a URI: no DNS, no I/O. The whole
+//! authority must be `host[:port]`, and hosts are compared canonically
+//! (case-insensitive names, one trailing dot ignored, IP literals as
+//! addresses), never by resolving them: `localhost` is not `127.0.0.1`. A
+//! request the policy allows carries the configured authority as its `Host`
+//! ([`Policy::host_header`]), whatever spelling of it the guest used.
 
 use std::fmt;
 use std::net::IpAddr;
 
+use kloset_s3::config::Endpoint;
 use kloset_s3::request::Scheme;
 
 /// The one destination a store may reach.
@@ -18,6 +22,8 @@ pub struct Policy {
     scheme: Scheme,
     host: CanonicalHost,
     port: u16,
+    /// `host[:port]` as the configuration writes it (and the component signs it).
+    authority: String,
 }
 
 /// Why a request was refused. Never carries the URI's user information, path or
@@ -29,6 +35,9 @@ pub enum Denied {
     Scheme(String),
     Host(String),
     Port(u16),
+    /// The authority is not `host[:port]`: text after an IPv6 literal's `]`,
+    /// an empty or non-numeric port.
+    Authority(String),
 }
 
 impl fmt::Display for Denied {
@@ -38,6 +47,7 @@ impl fmt::Display for Denied {
             Denied::Scheme(s) => write!(f, "scheme `{s}` is not the endpoint's"),
             Denied::Host(h) => write!(f, "host `{h}` is not the endpoint's"),
             Denied::Port(p) => write!(f, "port {p} is not the endpoint's"),
+            Denied::Authority(a) => write!(f, "authority `{a}` is not host[:port]"),
         }
     }
 }
@@ -45,14 +55,14 @@ impl fmt::Display for Denied {
 impl std::error::Error for Denied {}
 
 impl Policy {
-    /// The policy allowing `scheme://host:port` only. `host` is a name or an IP
-    /// literal (IPv6 with or without brackets). `None` if `host` is not a
-    /// usable host.
-    pub fn new(scheme: Scheme, host: &str, port: u16) -> Option<Policy> {
+    /// The policy allowing `endpoint` only. `None` if its host is not a usable
+    /// host (a name or an IP literal, IPv6 with or without brackets).
+    pub fn new(endpoint: &Endpoint) -> Option<Policy> {
         Some(Policy {
-            scheme,
-            host: CanonicalHost::parse(host)?,
-            port,
+            scheme: endpoint.scheme,
+            host: CanonicalHost::parse(&endpoint.host)?,
+            port: endpoint.port,
+            authority: endpoint.authority(),
         })
     }
 
@@ -64,21 +74,59 @@ impl Policy {
         }
         // `http::Uri` refuses a scheme without an authority; stay total anyway.
         let authority = uri.authority().ok_or(Denied::Host(String::new()))?;
-        if authority.as_str().contains('@') {
+        let authority = authority.as_str();
+        if authority.contains('@') {
             return Err(Denied::UserInfo);
         }
-        let host = authority.host();
+        // Split by hand: `http::uri::Authority` reads `[::1]evil:80` as host
+        // `[::1]`, port 80, and would let the text between through.
+        let (host, port) =
+            split_authority(authority).ok_or_else(|| Denied::Authority(authority.to_owned()))?;
         if CanonicalHost::parse(host).as_ref() != Some(&self.host) {
             return Err(Denied::Host(host.to_owned()));
         }
-        let port = authority
-            .port_u16()
-            .unwrap_or_else(|| self.scheme.default_port());
+        let port = port.unwrap_or_else(|| self.scheme.default_port());
         if port != self.port {
             return Err(Denied::Port(port));
         }
         Ok(())
     }
+
+    /// The `Host` of every allowed request: the configured authority, so the
+    /// server sees the virtual host the configuration names and no other.
+    pub fn host_header(&self) -> &str {
+        &self.authority
+    }
+}
+
+/// `host` and `port` of `host[:port]`, the host an IPv6 literal in brackets
+/// or text without `:`, `[` or `]`; the port, when written, decimal digits.
+/// `None` for anything else.
+fn split_authority(authority: &str) -> Option<(&str, Option<u16>)> {
+    let (host, rest) = match authority.strip_prefix('[') {
+        Some(v6) => {
+            let close = v6.find(']')?;
+            authority.split_at(close + 2)
+        }
+        None => match authority.find(':') {
+            Some(colon) => authority.split_at(colon),
+            None => (authority, ""),
+        },
+    };
+    if host.is_empty() || (!host.starts_with('[') && host.contains([']', '['])) {
+        return None;
+    }
+    let port = match rest {
+        "" => None,
+        _ => {
+            let digits = rest.strip_prefix(':')?;
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            Some(digits.parse().ok()?)
+        }
+    };
+    Some((host, port))
 }
 
 /// A host in the one form two spellings of the same destination share.
@@ -116,8 +164,16 @@ impl CanonicalHost {
 mod tests {
     use super::*;
 
+    fn endpoint(scheme: Scheme, host: &str, port: u16) -> Endpoint {
+        Endpoint {
+            scheme,
+            host: host.to_owned(),
+            port,
+        }
+    }
+
     fn policy(scheme: Scheme, host: &str, port: u16) -> Policy {
-        Policy::new(scheme, host, port).expect("valid policy host")
+        Policy::new(&endpoint(scheme, host, port)).expect("valid policy host")
     }
 
     fn check(policy: &Policy, uri: &str) -> Result<(), Denied> {
@@ -338,7 +394,7 @@ mod tests {
             Err(Denied::Host(_))
         ));
         let bracketed = policy(Scheme::Http, "[::1]", 9000);
-        assert_eq!(bracketed, p);
+        assert_eq!(check(&bracketed, "http://[::1]:9000/"), Ok(()));
     }
 
     #[test]
@@ -356,7 +412,11 @@ mod tests {
     #[test]
     fn rejects_unusable_policy_hosts() {
         for host in ["", ".", "[::1", "[127.0.0.1]", "a b", "a/b", "%31"] {
-            assert_eq!(Policy::new(Scheme::Http, host, 80), None, "{host:?}");
+            assert_eq!(
+                Policy::new(&endpoint(Scheme::Http, host, 80)),
+                None,
+                "{host:?}"
+            );
         }
     }
 
@@ -365,5 +425,65 @@ mod tests {
         let denied = check(&local(9000), "http://169.254.169.254/x?X-Amz-Signature=abc");
         let message = denied.expect_err("denied").to_string();
         assert_eq!(message, "host `169.254.169.254` is not the endpoint's");
+    }
+
+    #[test]
+    fn the_whole_authority_must_be_host_and_port() {
+        let p = local(18080);
+        for uri in [
+            // wasi-http and `http::Uri` read the host up to `]`, and the rest
+            // became the Host header: another virtual host on the same socket.
+            "http://[::ffff:127.0.0.1]evil.example.com:18080/",
+            "http://[::ffff:127.0.0.1]:18080evil/",
+            "http://127.0.0.1:/",
+            "http://127.0.0.1:+18080/",
+            "http://127.0.0.1:18080:18080/",
+        ] {
+            // What `http` refuses to parse cannot be sent either.
+            if let Ok(parsed) = uri.parse::<http::Uri>() {
+                let checked = p.check(&parsed);
+                assert!(
+                    matches!(checked, Err(Denied::Authority(_))),
+                    "{uri}: {checked:?}"
+                );
+            }
+        }
+        let message = check(&p, "http://[::ffff:127.0.0.1]evil.example.com:18080/")
+            .expect_err("denied")
+            .to_string();
+        assert_eq!(
+            message,
+            "authority `[::ffff:127.0.0.1]evil.example.com:18080` is not host[:port]"
+        );
+    }
+
+    #[test]
+    fn split_authority_takes_exactly_host_and_port() {
+        assert_eq!(split_authority("a.b:9000"), Some(("a.b", Some(9000))));
+        assert_eq!(split_authority("a.b"), Some(("a.b", None)));
+        assert_eq!(split_authority("[::1]:80"), Some(("[::1]", Some(80))));
+        assert_eq!(split_authority("[::1]"), Some(("[::1]", None)));
+        assert_eq!(split_authority("a.b:09000"), Some(("a.b", Some(9000))));
+        for bad in [
+            "", ":80", "[::1", "[::1]x", "[::1]:", "a:b", "a:99999", "a]b:1", "a:1:2",
+        ] {
+            assert_eq!(split_authority(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_host_header_is_the_configured_authority() {
+        assert_eq!(local(9000).host_header(), "127.0.0.1:9000");
+        let https = policy(Scheme::Https, "bucket.s3.example.com", 443);
+        assert_eq!(https.host_header(), "bucket.s3.example.com");
+        assert_eq!(
+            policy(Scheme::Http, "::1", 9000).host_header(),
+            "[::1]:9000"
+        );
+        // Any spelling the guest used of the same destination.
+        assert_eq!(
+            check(&local(9000), "http://[::ffff:127.0.0.1]:9000/"),
+            Ok(())
+        );
     }
 }

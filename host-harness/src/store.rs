@@ -2,10 +2,11 @@
 //! WIT `store` resource it created. Objects stream through in chunks, so
 //! neither side ever holds a whole object.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use wasmtime::component::ResourceAny;
+use wasmtime::component::{ResourceAny, ResourceTableError};
 use wasmtime::{Store, UpdateDeadline};
 
 use crate::bindings::{
@@ -13,7 +14,12 @@ use crate::bindings::{
     Retention, Stats, WitError,
 };
 use crate::error::HostError;
+use crate::limits::{metered, thread_cpu_time, CallMeter, Exceeded};
 use crate::sandbox::Sandbox;
+
+/// What a call into the guest returns: the WIT result, unless the guest
+/// trapped (`Err` inside) or went over a limit of the call (`Err` outside).
+type Called<T> = Result<wasmtime::Result<Result<T, WitError>>, Exceeded>;
 
 /// Bytes per `upload.write` and `download.read` call: large enough that the
 /// per-call cost vanishes, small enough to keep both sides' memory flat.
@@ -25,6 +31,9 @@ pub struct StoreHandle {
     store: Store<Sandbox>,
     bindings: KlosetS3,
     resource: ResourceAny,
+    /// The limits of the call in progress (the store's epoch callback reads
+    /// the same).
+    meter: Arc<CallMeter>,
     /// Why the instance died, once it trapped: it cannot be entered again.
     trapped: Option<String>,
     closed: bool,
@@ -42,29 +51,36 @@ impl StoreHandle {
         sandbox: Sandbox,
         config: &[(String, String)],
     ) -> Result<StoreHandle, HostError> {
+        let meter = sandbox.call.clone();
         let mut store = Store::new(pre.engine(), sandbox);
         store.limiter(|sandbox| &mut sandbox.memory);
-        store.epoch_deadline_callback(|mut context| {
-            match context.data_mut().cpu.tick(Instant::now()) {
+        // Every tick while the guest computes: stop it once over a limit,
+        // else yield, so the task that drives it can time out a wait.
+        store.epoch_deadline_callback(|context| {
+            match context.data().call.check(Instant::now(), thread_cpu_time()) {
                 Ok(()) => Ok(UpdateDeadline::Yield(1)),
-                Err(exhausted) => Err(wasmtime::Error::new(exhausted)),
+                Err(exceeded) => Err(wasmtime::Error::new(exceeded)),
             }
         });
         start_call(&mut store);
-        let bindings = pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| HostError::Trap(trap_message(&store, &e)))?;
-        let created = bindings
-            .kloset_s3_kloset_store()
-            .call_new_store(&mut store, &config.to_vec())
-            .await
-            .map_err(|e| HostError::Trap(trap_message(&store, &e)))?;
-        let resource = created.map_err(|e| HostError::Store(store_error(e)))?;
+        let r = metered(&meter, pre.instantiate_async(&mut store)).await;
+        let bindings = survived(&store, r).map_err(HostError::Trap)?;
+        let config = config.to_vec();
+        let r = metered(
+            &meter,
+            bindings
+                .kloset_s3_kloset_store()
+                .call_new_store(&mut store, &config),
+        )
+        .await;
+        let resource = survived(&store, r)
+            .map_err(HostError::Trap)?
+            .map_err(|e| HostError::Store(store_error(e)))?;
         Ok(StoreHandle {
             store,
             bindings,
             resource,
+            meter,
             trapped: None,
             closed: false,
             in_call: false,
@@ -74,85 +90,105 @@ impl StoreHandle {
 
     /// Creates the kloset with its serialized configuration.
     pub async fn create(&mut self, config: &[u8]) -> Result<(), HostError> {
-        self.begin()?;
-        let r = guest(&self.bindings)
-            .call_create(&mut self.store, self.resource, config)
-            .await;
+        let meter = self.begin()?;
+        let r = metered(
+            &meter,
+            guest(&self.bindings).call_create(&mut self.store, self.resource, config),
+        )
+        .await;
         self.end(r)
     }
 
     /// Opens the kloset and returns its serialized configuration.
     pub async fn open(&mut self) -> Result<Vec<u8>, HostError> {
-        self.begin()?;
-        let r = guest(&self.bindings)
-            .call_open(&mut self.store, self.resource)
-            .await;
+        let meter = self.begin()?;
+        let r = metered(
+            &meter,
+            guest(&self.bindings).call_open(&mut self.store, self.resource),
+        )
+        .await;
         self.end(r)
     }
 
     pub async fn ping(&mut self) -> Result<(), HostError> {
-        self.begin()?;
-        let r = guest(&self.bindings)
-            .call_ping(&mut self.store, self.resource)
-            .await;
+        let meter = self.begin()?;
+        let r = metered(
+            &meter,
+            guest(&self.bindings).call_ping(&mut self.store, self.resource),
+        )
+        .await;
         self.end(r)
     }
 
     pub async fn origin(&mut self) -> Result<String, HostError> {
-        self.begin()?;
-        let r = guest(&self.bindings)
-            .call_origin(&mut self.store, self.resource)
-            .await;
-        self.end(r.map(Ok))
+        let meter = self.begin()?;
+        let r = metered(
+            &meter,
+            guest(&self.bindings).call_origin(&mut self.store, self.resource),
+        )
+        .await;
+        self.end(infallible(r))
     }
 
     pub async fn type_name(&mut self) -> Result<String, HostError> {
-        self.begin()?;
-        let r = guest(&self.bindings)
-            .call_type(&mut self.store, self.resource)
-            .await;
-        self.end(r.map(Ok))
+        let meter = self.begin()?;
+        let r = metered(
+            &meter,
+            guest(&self.bindings).call_type(&mut self.store, self.resource),
+        )
+        .await;
+        self.end(infallible(r))
     }
 
     pub async fn root(&mut self) -> Result<String, HostError> {
-        self.begin()?;
-        let r = guest(&self.bindings)
-            .call_root(&mut self.store, self.resource)
-            .await;
-        self.end(r.map(Ok))
+        let meter = self.begin()?;
+        let r = metered(
+            &meter,
+            guest(&self.bindings).call_root(&mut self.store, self.resource),
+        )
+        .await;
+        self.end(infallible(r))
     }
 
     pub async fn flags(&mut self) -> Result<u32, HostError> {
-        self.begin()?;
-        let r = guest(&self.bindings)
-            .call_flags(&mut self.store, self.resource)
-            .await;
-        self.end(r.map(Ok))
+        let meter = self.begin()?;
+        let r = metered(
+            &meter,
+            guest(&self.bindings).call_flags(&mut self.store, self.resource),
+        )
+        .await;
+        self.end(infallible(r))
     }
 
     pub async fn mode(&mut self) -> Result<Mode, HostError> {
-        self.begin()?;
-        let r = guest(&self.bindings)
-            .call_mode(&mut self.store, self.resource)
-            .await;
+        let meter = self.begin()?;
+        let r = metered(
+            &meter,
+            guest(&self.bindings).call_mode(&mut self.store, self.resource),
+        )
+        .await;
         self.end(r)
     }
 
     /// Total bytes stored under the kloset's prefix.
     pub async fn size(&mut self) -> Result<i64, HostError> {
-        self.begin()?;
-        let r = guest(&self.bindings)
-            .call_size(&mut self.store, self.resource)
-            .await;
+        let meter = self.begin()?;
+        let r = metered(
+            &meter,
+            guest(&self.bindings).call_size(&mut self.store, self.resource),
+        )
+        .await;
         self.end(r)
     }
 
     /// Every MAC of `kind`, all pages read.
     pub async fn list(&mut self, kind: ResourceKind) -> Result<Vec<[u8; 32]>, HostError> {
-        self.begin()?;
-        let r = guest(&self.bindings)
-            .call_list(&mut self.store, self.resource, kind)
-            .await;
+        let meter = self.begin()?;
+        let r = metered(
+            &meter,
+            guest(&self.bindings).call_list(&mut self.store, self.resource, kind),
+        )
+        .await;
         let listing = self.end(r)?;
         let pages = self.read_pages(listing).await;
         self.drop_resource(listing).await?;
@@ -162,9 +198,9 @@ impl StoreHandle {
     async fn read_pages(&mut self, listing: ResourceAny) -> Result<Vec<[u8; 32]>, HostError> {
         let mut macs = Vec::new();
         loop {
-            self.begin()?;
+            let meter = self.begin()?;
             let r = self.bindings.kloset_s3_kloset_store().listing();
-            let r = r.call_next_page(&mut self.store, listing).await;
+            let r = metered(&meter, r.call_next_page(&mut self.store, listing)).await;
             let Some(page) = self.end(r)? else {
                 return Ok(macs);
             };
@@ -204,10 +240,12 @@ impl StoreHandle {
         kind: ResourceKind,
         mac: &[u8],
     ) -> Result<Upload<'_>, HostError> {
-        self.begin()?;
-        let r = guest(&self.bindings)
-            .call_put(&mut self.store, self.resource, kind, mac)
-            .await;
+        let meter = self.begin()?;
+        let r = metered(
+            &meter,
+            guest(&self.bindings).call_put(&mut self.store, self.resource, kind, mac),
+        )
+        .await;
         let resource = self.end(r)?;
         Ok(Upload {
             store: self,
@@ -225,10 +263,12 @@ impl StoreHandle {
         range: Option<Range>,
         mut out: impl AsyncWrite + Unpin,
     ) -> Result<u64, HostError> {
-        self.begin()?;
-        let r = guest(&self.bindings)
-            .call_get(&mut self.store, self.resource, kind, mac, range)
-            .await;
+        let meter = self.begin()?;
+        let r = metered(
+            &meter,
+            guest(&self.bindings).call_get(&mut self.store, self.resource, kind, mac, range),
+        )
+        .await;
         let download = self.end(r)?;
         let read = self.download(download, &mut out).await;
         self.drop_resource(download).await?;
@@ -242,9 +282,9 @@ impl StoreHandle {
     ) -> Result<u64, HostError> {
         let mut total = 0;
         loop {
-            self.begin()?;
+            let meter = self.begin()?;
             let r = self.bindings.kloset_s3_kloset_store().download();
-            let r = r.call_read(&mut self.store, download, CHUNK as u32).await;
+            let r = metered(&meter, r.call_read(&mut self.store, download, CHUNK as u32)).await;
             let Some(bytes) = self.end(r)? else {
                 out.flush().await.map_err(HostError::Io)?;
                 return Ok(total);
@@ -256,19 +296,23 @@ impl StoreHandle {
 
     /// Deletes an object; deleting a missing object succeeds.
     pub async fn delete(&mut self, kind: ResourceKind, mac: &[u8]) -> Result<(), HostError> {
-        self.begin()?;
-        let r = guest(&self.bindings)
-            .call_delete(&mut self.store, self.resource, kind, mac)
-            .await;
+        let meter = self.begin()?;
+        let r = metered(
+            &meter,
+            guest(&self.bindings).call_delete(&mut self.store, self.resource, kind, mac),
+        )
+        .await;
         self.end(r)
     }
 
     /// The Object Lock settings: the configured policy and the bucket's own.
     pub async fn lock_settings(&mut self) -> Result<LockSettings, HostError> {
-        self.begin()?;
-        let r = guest(&self.bindings)
-            .call_lock_settings(&mut self.store, self.resource)
-            .await;
+        let meter = self.begin()?;
+        let r = metered(
+            &meter,
+            guest(&self.bindings).call_lock_settings(&mut self.store, self.resource),
+        )
+        .await;
         self.end(r)
     }
 
@@ -279,30 +323,36 @@ impl StoreHandle {
         kind: ResourceKind,
         mac: &[u8],
     ) -> Result<Retention, HostError> {
-        self.begin()?;
-        let r = guest(&self.bindings)
-            .call_extend_retention(&mut self.store, self.resource, kind, mac)
-            .await;
+        let meter = self.begin()?;
+        let r = metered(
+            &meter,
+            guest(&self.bindings).call_extend_retention(&mut self.store, self.resource, kind, mac),
+        )
+        .await;
         self.end(r)
     }
 
     /// Closes the store; later calls answer `InvalidArgument`.
     pub async fn close(&mut self) -> Result<(), HostError> {
-        self.begin()?;
-        let r = guest(&self.bindings)
-            .call_close(&mut self.store, self.resource)
-            .await;
+        let meter = self.begin()?;
+        let r = metered(
+            &meter,
+            guest(&self.bindings).call_close(&mut self.store, self.resource),
+        )
+        .await;
         self.closed = true;
         self.end(r)
     }
 
     /// Requests the component sent and retries it made, since it was opened.
     pub async fn stats(&mut self) -> Result<Stats, HostError> {
-        self.begin()?;
-        let r = guest(&self.bindings)
-            .call_stats(&mut self.store, self.resource)
-            .await;
-        self.end(r.map(Ok))
+        let meter = self.begin()?;
+        let r = metered(
+            &meter,
+            guest(&self.bindings).call_stats(&mut self.store, self.resource),
+        )
+        .await;
+        self.end(infallible(r))
     }
 
     /// Whether calls can still succeed: the instance has not trapped, no
@@ -327,27 +377,49 @@ impl StoreHandle {
         self.store.data().egress.denied()
     }
 
+    /// How many wasi resources (header fields, requests, bodies, streams,
+    /// pollables) the instance may hold at once.
+    pub fn max_resources(&self) -> usize {
+        self.store.data().max_resources()
+    }
+
     /// Every call into the guest starts here: a dead instance is not entered,
-    /// and a live one gets a fresh CPU budget.
-    fn begin(&mut self) -> Result<(), HostError> {
+    /// and a live one gets whole CPU and wall-clock budgets.
+    fn begin(&mut self) -> Result<Arc<CallMeter>, HostError> {
         if let Some(trap) = &self.trapped {
             return Err(HostError::Trap(format!(
                 "earlier: {trap}; open a new store"
             )));
         }
+        if self.in_call {
+            return Err(HostError::Trap(
+                "an earlier call was abandoned half-way (its future dropped), \
+                 leaving the instance in an unknown state; open a new store"
+                    .into(),
+            ));
+        }
         start_call(&mut self.store);
         self.in_call = true;
-        Ok(())
+        Ok(self.meter.clone())
     }
 
-    /// Every call into the guest ends here: a trap kills the handle, a WIT
-    /// error becomes the store's error.
-    fn end<T>(&mut self, r: wasmtime::Result<Result<T, WitError>>) -> Result<T, HostError> {
+    /// Every call into the guest ends here: a trap or a limit kills the
+    /// handle (and frees what the instance held on the host), a WIT error
+    /// becomes the store's error, explained when a TLS handshake failed.
+    fn end<T>(&mut self, r: Called<T>) -> Result<T, HostError> {
         self.in_call = false;
-        match r {
-            Ok(answer) => answer.map_err(|e| HostError::Store(store_error(e))),
-            Err(e) => {
-                let message = trap_message(&self.store, &e);
+        let tls_failure = self.store.data_mut().egress.take_tls_failure();
+        match survived(&self.store, r) {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(e)) => {
+                let error = store_error(e);
+                Err(HostError::Store(match tls_failure {
+                    Some(failure) => with_tls_failure(error, &failure),
+                    None => error,
+                }))
+            }
+            Err(message) => {
+                self.store.data_mut().release_resources();
                 self.trapped = Some(message.clone());
                 Err(HostError::Trap(message))
             }
@@ -358,9 +430,9 @@ impl StoreHandle {
         if self.trapped.is_some() {
             return Ok(());
         }
-        self.begin()?;
-        let r = resource.resource_drop_async(&mut self.store).await;
-        self.end(r.map(Ok))
+        let meter = self.begin()?;
+        let r = metered(&meter, resource.resource_drop_async(&mut self.store)).await;
+        self.end(infallible(r))
     }
 }
 
@@ -378,27 +450,27 @@ impl Upload<'_> {
     /// Appends `data` to the object.
     pub async fn write(&mut self, data: &[u8]) -> Result<(), HostError> {
         let store = &mut *self.store;
-        store.begin()?;
+        let meter = store.begin()?;
         let r = store.bindings.kloset_s3_kloset_store().upload();
-        let r = r.call_write(&mut store.store, self.resource, data).await;
+        let r = metered(&meter, r.call_write(&mut store.store, self.resource, data)).await;
         store.end(r)
     }
 
     /// Makes the object visible; returns its length.
     pub async fn finish(&mut self) -> Result<u64, HostError> {
         let store = &mut *self.store;
-        store.begin()?;
+        let meter = store.begin()?;
         let r = store.bindings.kloset_s3_kloset_store().upload();
-        let r = r.call_finish(&mut store.store, self.resource).await;
+        let r = metered(&meter, r.call_finish(&mut store.store, self.resource)).await;
         store.end(r)
     }
 
     /// Gives up: removes every part sent so far.
     pub async fn abort(&mut self) -> Result<(), HostError> {
         let store = &mut *self.store;
-        store.begin()?;
+        let meter = store.begin()?;
         let r = store.bindings.kloset_s3_kloset_store().upload();
-        let r = r.call_abort(&mut store.store, self.resource).await;
+        let r = metered(&meter, r.call_abort(&mut store.store, self.resource)).await;
         store.end(r)
     }
 
@@ -436,14 +508,44 @@ fn guest(bindings: &KlosetS3) -> GuestStore<'_> {
 }
 
 fn start_call(store: &mut Store<Sandbox>) {
-    store.data_mut().cpu.start_call(Instant::now());
+    store.data().call.start_call(Instant::now());
     store.set_epoch_deadline(1);
 }
 
-/// One line saying why the instance died, naming the memory limit when a
-/// refused growth is the likely cause.
+/// What a call returned, or why it killed the instance: a trap, or a limit
+/// of the call.
+fn survived<T>(
+    store: &Store<Sandbox>,
+    r: Result<wasmtime::Result<T>, Exceeded>,
+) -> Result<T, String> {
+    match r {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(trap_message(store, &e)),
+        Err(exceeded) => Err(exceeded.to_string()),
+    }
+}
+
+/// A call whose WIT result cannot fail, as one that can.
+fn infallible<T>(r: Result<wasmtime::Result<T>, Exceeded>) -> Called<T> {
+    r.map(|r| r.map(Ok))
+}
+
+/// `error` with what the host knows of the TLS failure behind it: the
+/// component only saw `TlsCertificateError` or the like.
+fn with_tls_failure(error: kloset_s3::error::Error, failure: &str) -> kloset_s3::error::Error {
+    use kloset_s3::error::Error;
+    match error {
+        Error::Other(m) => Error::Other(format!("{m}: {failure}")),
+        Error::Unavailable(m) => Error::Unavailable(format!("{m}: {failure}")),
+        other => other,
+    }
+}
+
+/// One line saying why the instance died, naming the limit when one is the
+/// likely cause.
 fn trap_message(store: &Store<Sandbox>, e: &wasmtime::Error) -> String {
-    let memory = &store.data().memory;
+    let sandbox = store.data();
+    let memory = &sandbox.memory;
     // The root cause says what happened; the wasm backtrace above it only
     // names functions of a stripped binary.
     tracing::debug!(error = ?e, "the component trapped");
@@ -451,7 +553,21 @@ fn trap_message(store: &Store<Sandbox>, e: &wasmtime::Error) -> String {
         .chain()
         .last()
         .map_or_else(|| e.to_string(), ToString::to_string);
-    if memory.refused() {
+    let table_full = e.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<ResourceTableError>(),
+            Some(ResourceTableError::Full)
+        )
+    });
+    if table_full {
+        format!(
+            "{cause}: the component holds {} wasi resources (header fields, requests, \
+             bodies, streams, pollables), the most its memory limit of {} MiB allows \
+             (--memory-limit)",
+            sandbox.max_resources(),
+            memory.limit() >> 20
+        )
+    } else if memory.refused() {
         format!(
             "{cause} (the component reached its memory limit of {} bytes)",
             memory.limit()

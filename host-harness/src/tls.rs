@@ -82,6 +82,42 @@ fn add_pem_file(roots: &mut RootCertStore, path: &Path) -> Result<(), HostError>
     Ok(())
 }
 
+/// What failed in a TLS handshake with `authority`, and what to do about it,
+/// in one sentence for the user. `err` is the handshake's error, rustls' own
+/// inside when it is one.
+pub fn explain_failure(err: &std::io::Error, authority: &str) -> String {
+    use rustls::CertificateError as Cert;
+    let rustls_error = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>());
+    let Some(rustls::Error::InvalidCertificate(cert)) = rustls_error else {
+        return format!("TLS handshake with {authority} failed: {err}");
+    };
+    let what = format!("the certificate of {authority}");
+    match cert {
+        Cert::UnknownIssuer => format!(
+            "{what} is not signed by a trusted CA: for a server with its own CA, \
+             give the CA's PEM certificate to --ca-file (HostOptions::ca_file)"
+        ),
+        Cert::NotValidForNameContext { presented, .. } => format!(
+            "{what} does not name that host (it names {}): use a host name the \
+             certificate names in `location` or `endpoint`",
+            presented.join(", ")
+        ),
+        Cert::NotValidForName => format!(
+            "{what} does not name that host: use a host name the certificate \
+             names in `location` or `endpoint`"
+        ),
+        Cert::Expired | Cert::ExpiredContext { .. } => {
+            format!("{what} has expired (or this machine's clock is wrong): renew it")
+        }
+        Cert::NotValidYet | Cert::NotValidYetContext { .. } => {
+            format!("{what} is not valid yet (or this machine's clock is wrong)")
+        }
+        other => format!("{what} was refused: {other}"),
+    }
+}
+
 /// Accepts any server certificate, yet still checks the handshake signatures
 /// against the presented key (which proves nothing without the certificate
 /// check, but keeps rustls' protocol invariants).
@@ -198,6 +234,50 @@ mod tests {
         let message = setup_error(verifying_config(Some(file.path())));
         let prefix = format!("CA file {}: unusable certificate: ", file.path().display());
         assert!(message.starts_with(&prefix), "{message}");
+    }
+
+    fn explained(e: rustls::Error) -> String {
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+        explain_failure(&io, "s3.example.com:9000")
+    }
+
+    #[test]
+    fn an_unknown_issuer_points_to_the_ca_file() {
+        let message = explained(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::UnknownIssuer,
+        ));
+        assert!(
+            message.starts_with("the certificate of s3.example.com:9000 is not signed"),
+            "{message}"
+        );
+        assert!(message.contains("--ca-file"), "{message}");
+    }
+
+    #[test]
+    fn a_wrong_name_says_which_names_the_certificate_has() {
+        let message = explained(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::NotValidForNameContext {
+                expected: ServerName::try_from("s3.example.com").expect("name"),
+                presented: vec!["DnsName(\"other.example.com\")".into()],
+            },
+        ));
+        assert!(message.contains("does not name that host"), "{message}");
+        assert!(message.contains("other.example.com"), "{message}");
+        assert!(message.contains("`location`"), "{message}");
+    }
+
+    #[test]
+    fn other_failures_say_what_happened() {
+        let expired = explained(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::Expired,
+        ));
+        assert!(expired.contains("has expired"), "{expired}");
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        let message = explain_failure(&reset, "h:1");
+        assert!(
+            message.starts_with("TLS handshake with h:1 failed: "),
+            "{message}"
+        );
     }
 
     #[test]

@@ -6,9 +6,13 @@
 //! It only ever connects to the endpoint it was made for, whatever the request
 //! URI says: the egress [`Policy`](crate::policy::Policy) has checked that URI
 //! already, and this is the second lock on the same door.
+//!
+//! It has at most a set number of requests in flight (from the request's
+//! start to the end of its response body); more wait for one to end.
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{ready, Context, Poll};
@@ -25,7 +29,7 @@ use kloset_s3::request::Scheme;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::{sleep_until, Instant, Sleep};
 use tokio_rustls::TlsConnector;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
@@ -41,7 +45,12 @@ const MAX_CONNECTIONS: usize = 16;
 pub struct Transport {
     host: String,
     port: u16,
+    /// Where to connect instead of looking `host` up, when the host's
+    /// operator said so (a test's virtual host, a server without DNS).
+    address: Option<IpAddr>,
     tls: Option<Tls>,
+    /// One permit per request that may be in flight.
+    requests: Arc<Semaphore>,
     /// The host's timeouts; a request may only shorten them.
     timeouts: Timeouts,
     /// Connections kept for reuse: idle ones, and busy ones that become idle
@@ -78,10 +87,25 @@ impl Transport {
         Ok(Transport {
             host: endpoint.host.clone(),
             port: endpoint.port,
+            address: None,
             tls,
+            requests: Arc::new(Semaphore::new(crate::DEFAULT_MAX_REQUESTS)),
             timeouts,
             connections: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Connects to `address` instead of resolving the endpoint's host name;
+    /// TLS still checks the certificate against the host name.
+    pub fn connecting_to(mut self, address: Option<IpAddr>) -> Transport {
+        self.address = address;
+        self
+    }
+
+    /// At most `limit` requests in flight (at least one).
+    pub fn with_request_limit(mut self, limit: usize) -> Transport {
+        self.requests = Arc::new(Semaphore::new(limit.max(1)));
+        self
     }
 
     /// Sends `request` to the endpoint and returns the response once its head
@@ -92,6 +116,13 @@ impl Transport {
         options: Option<RequestOptions>,
     ) -> Result<Response<WasiBody>, Error> {
         let timeouts = timeouts::capped(self.timeouts, options);
+        // Never closed, so acquiring only waits.
+        let permit = self
+            .requests
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::ConnectionLimitReached)?;
         let watch = Arc::new(UploadWatch::default());
         let (mut parts, body) = request.into_parts();
         // On a direct connection the request line carries the path only.
@@ -115,7 +146,7 @@ impl Transport {
                 Ok(response) => {
                     self.checkin(connection);
                     let between = timeouts.between_bytes;
-                    return Ok(response.map(|b| TimedBody::new(b, between).boxed_unsync()));
+                    return Ok(response.map(|b| TimedBody::new(b, between, permit).boxed_unsync()));
                 }
                 // A kept connection the server closed meanwhile, before anything
                 // was written: the request is intact, try another connection.
@@ -155,9 +186,11 @@ impl Transport {
     }
 
     async fn open(&self) -> Result<SendRequest<WasiBody>, Error> {
-        let tcp = TcpStream::connect((self.host.as_str(), self.port))
-            .await
-            .map_err(Error::Connect)?;
+        let tcp = match self.address {
+            Some(address) => TcpStream::connect((address, self.port)).await,
+            None => TcpStream::connect((self.host.as_str(), self.port)).await,
+        }
+        .map_err(Error::Connect)?;
         tcp.set_nodelay(true).map_err(Error::Connect)?;
         let stream: Box<dyn Stream> = match &self.tls {
             Some(tls) => Box::new(
@@ -337,20 +370,23 @@ impl Drop for WatchedBody {
 /// The response body, failing when the server goes silent for longer than
 /// the between-bytes timeout. The clock only runs while the component waits
 /// for the next chunk: a component busy elsewhere is not a silent server.
+/// The request is in flight until the body ends or is dropped.
 struct TimedBody {
     inner: hyper::body::Incoming,
     between: Duration,
     timer: Pin<Box<Sleep>>,
     waiting: bool,
+    in_flight: Option<OwnedSemaphorePermit>,
 }
 
 impl TimedBody {
-    fn new(inner: hyper::body::Incoming, between: Duration) -> Self {
+    fn new(inner: hyper::body::Incoming, between: Duration, permit: OwnedSemaphorePermit) -> Self {
         TimedBody {
             inner,
             between,
             timer: Box::pin(sleep_until(Instant::now() + between)),
             waiting: false,
+            in_flight: Some(permit),
         }
     }
 }
@@ -371,10 +407,14 @@ impl Body for TimedBody {
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
                 this.waiting = false;
+                if !matches!(frame, Some(Ok(_))) {
+                    this.in_flight = None;
+                }
                 Poll::Ready(frame.map(|f| f.map_err(Error::from)))
             }
             Poll::Pending => {
                 ready!(this.timer.as_mut().poll(cx));
+                this.in_flight = None;
                 Poll::Ready(Some(Err(Error::ConnectionReadTimeout)))
             }
         }
@@ -727,6 +767,70 @@ mod tests {
             .await
             .expect("sent to the endpoint");
         assert_eq!(body_text(response).await.expect("body"), "ok");
+    }
+
+    #[tokio::test]
+    async fn connects_to_the_address_given_for_the_endpoint_name() {
+        let (listener, port) = listener().await;
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let head = read_head(&mut socket).await.expect("head");
+            socket.write_all(OK).await.expect("answer");
+            head
+        });
+        let endpoint = Endpoint {
+            scheme: Scheme::Http,
+            host: "bucket.s3.kloset.test".into(),
+            port,
+        };
+        let transport = Transport::new(&endpoint, None, timeouts(5000, 5000))
+            .expect("transport")
+            .connecting_to(Some(IpAddr::from([127, 0, 0, 1])));
+        let mut req = request(port, empty());
+        *req.uri_mut() = format!("http://bucket.s3.kloset.test:{port}/key")
+            .parse()
+            .expect("uri");
+        let response = transport.send(req, None).await.expect("send");
+        assert_eq!(body_text(response).await.expect("body"), "ok");
+        assert!(server.await.expect("server").starts_with("PUT /key "));
+    }
+
+    #[tokio::test]
+    async fn requests_past_the_limit_wait_for_a_response_body_to_end() {
+        let (listener, port) = listener().await;
+        let heads = Arc::new(AtomicUsize::new(0));
+        let (release, released) = tokio::sync::watch::channel(false);
+        let counter = heads.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut socket, _) = listener.accept().await.expect("accept");
+                let (counter, mut released) = (counter.clone(), released.clone());
+                tokio::spawn(async move {
+                    while read_head(&mut socket).await.is_some() {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        let _ = released.wait_for(|go| *go).await;
+                        socket.write_all(OK).await.expect("answer");
+                    }
+                });
+            }
+        });
+        let transport = Arc::new(transport(port, timeouts(10_000, 10_000)).with_request_limit(2));
+        let sends: Vec<_> = (0..3)
+            .map(|_| {
+                let transport = transport.clone();
+                tokio::spawn(async move {
+                    let response = transport.send(request(port, empty()), None).await?;
+                    body_text(response).await
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(heads.load(Ordering::SeqCst), 2, "the third went out");
+        release.send(true).expect("release");
+        for send in sends {
+            assert_eq!(send.await.expect("task").expect("send"), "ok");
+        }
+        assert_eq!(heads.load(Ordering::SeqCst), 3);
     }
 
     /// A TLS server for 127.0.0.1 whose certificate `testdata/test-ca.pem`

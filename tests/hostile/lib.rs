@@ -11,6 +11,19 @@
 //! - `dns <name>`: wasi:sockets name lookup;
 //! - `preopens`, `read <path>`, `env`, `args`, `cwd`, `stdin`: wasi:filesystem
 //!   and wasi:cli.
+//!
+//! And attacks on the host's limits, each holding what it made until the end:
+//! - `fields <count> <bytes>`: that many wasi:http `fields` of one header of
+//!   `bytes` each;
+//! - `bodies <count>`: that many requests with a body the host buffers (two
+//!   writes of what `check-write` allows), never sent;
+//! - `fill <MiB>`: `memory.fill` over that much memory, forever;
+//! - `random <bytes>`: `get-random-bytes(bytes)`, forever;
+//! - `sleep <seconds>`: waits on a clock pollable;
+//! - `hang-body <authority>`: a PUT whose body is never written, waiting for
+//!   its answer;
+//! - `flood <count> <authority>`: that many GETs at once, then waits for
+//!   every answer.
 
 use std::cell::Cell;
 
@@ -230,12 +243,147 @@ fn attempt(spec: &str) -> String {
             wasi::cli::environment::get_arguments().len()
         ),
         ["cwd"] => format!("cwd {:?}", wasi::cli::environment::initial_cwd()),
+        ["fields", count, bytes] => fields(number(count), number(bytes)),
+        ["bodies", count] => bodies(number(count)),
+        ["fill", mib] => fill(number(mib)),
+        ["random", bytes] => random(number(bytes)),
+        ["sleep", seconds] => {
+            let nanos = number(seconds) * 1_000_000_000;
+            wasi::clocks::monotonic_clock::subscribe_duration(nanos).block();
+            format!("slept {seconds} s")
+        }
+        ["hang-body", authority] => hang_body(authority),
+        ["flood", count, authority] => flood(number(count), authority),
         ["stdin"] => match wasi::cli::stdin::get_stdin().blocking_read(64) {
             Ok(bytes) => format!("read {} bytes from stdin", bytes.len()),
             Err(e) => format!("refused: stdin {e:?}"),
         },
         _ => format!("unknown spec {spec:?}"),
     }
+}
+
+fn number(text: &str) -> u64 {
+    text.parse().unwrap_or(0)
+}
+
+fn fields(count: u64, bytes: u64) -> String {
+    let value = vec![b'a'; bytes as usize];
+    let mut held = Vec::new();
+    for i in 0..count {
+        let fields = Fields::new();
+        if let Err(e) = fields.append("x-hog", &value) {
+            return format!("refused: fields {i}: {e:?}");
+        }
+        held.push(fields);
+    }
+    format!("held {} fields of {bytes} bytes", held.len())
+}
+
+fn bodies(count: u64) -> String {
+    let chunk = vec![b'b'; 4 << 20];
+    let mut held = Vec::new();
+    let mut buffered = 0u64;
+    for i in 0..count {
+        let request = OutgoingRequest::new(Fields::new());
+        let Ok(body) = request.body() else {
+            return format!("refused: body {i}");
+        };
+        let Ok(stream) = body.write() else {
+            return format!("refused: body stream {i}");
+        };
+        for _ in 0..2 {
+            match stream.check_write() {
+                Ok(0) => break,
+                Ok(n) => {
+                    let n = (n as usize).min(chunk.len());
+                    if stream.write(&chunk[..n]).is_err() {
+                        return format!("refused: write {i}");
+                    }
+                    buffered += n as u64;
+                }
+                Err(e) => return format!("refused: check-write {i}: {e:?}"),
+            }
+        }
+        held.push((request, body, stream));
+    }
+    format!("held {} bodies, {buffered} bytes buffered", held.len())
+}
+
+fn fill(mib: u64) -> String {
+    let mut memory = vec![0u8; (mib as usize) << 20];
+    let mut byte = 0u8;
+    loop {
+        // One `memory.fill` instruction over the whole buffer.
+        memory.fill(byte);
+        byte = std::hint::black_box(byte.wrapping_add(1));
+    }
+}
+
+fn random(bytes: u64) -> String {
+    let mut total = 0u64;
+    loop {
+        let got = wasi::random::random::get_random_bytes(bytes);
+        total = std::hint::black_box(total + got.len() as u64);
+    }
+}
+
+fn request(headers: Fields, method: &Method, authority: &str, path: &str) -> OutgoingRequest {
+    let request = OutgoingRequest::new(headers);
+    let _ = request.set_method(method);
+    let _ = request.set_scheme(Some(&Scheme::Http));
+    let _ = request.set_authority(Some(authority));
+    let _ = request.set_path_with_query(Some(path));
+    request
+}
+
+fn hang_body(authority: &str) -> String {
+    let headers = Fields::new();
+    let _ = headers.append("content-length", b"10");
+    let request = request(headers, &Method::Put, authority, "/bucket/hang");
+    // Held, never written nor finished.
+    let Ok(_body) = request.body() else {
+        return "refused: body".into();
+    };
+    let future = match outgoing_handler::handle(request, None) {
+        Ok(future) => future,
+        Err(code) => return format!("refused: {code:?}"),
+    };
+    // Waits for an answer to a request whose body never comes.
+    loop {
+        match future.get() {
+            Some(Ok(Ok(response))) => return format!("response {}", response.status()),
+            Some(Ok(Err(code))) => return format!("refused: {code:?}"),
+            Some(Err(())) => return "refused: response taken".into(),
+            None => future.subscribe().block(),
+        }
+    }
+}
+
+fn flood(count: u64, authority: &str) -> String {
+    let mut futures = Vec::new();
+    for i in 0..count {
+        let path = format!("/bucket/flood-{i}");
+        let request = request(Fields::new(), &Method::Get, authority, &path);
+        match outgoing_handler::handle(request, None) {
+            Ok(future) => futures.push(future),
+            Err(code) => return format!("refused: request {i}: {code:?}"),
+        }
+    }
+    let mut answered = 0;
+    for future in &futures {
+        loop {
+            match future.get() {
+                Some(Ok(Ok(_response))) => {
+                    answered += 1;
+                    break;
+                }
+                Some(Ok(Err(code))) => return format!("refused: {code:?}"),
+                Some(Err(())) => return "refused: response taken".into(),
+                None => future.subscribe().block(),
+            }
+        }
+    }
+    format!("{answered} of {count} answered")
 }
 
 fn ipv4_socket(ip: &str, port: &str) -> IpSocketAddress {

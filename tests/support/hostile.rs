@@ -63,3 +63,33 @@ fn build() -> PathBuf {
         .join("release")
         .join("kloset_hostile.wasm")
 }
+
+/// The host process's memory as the kernel counts it, to check that what a
+/// guest makes the host allocate stays bounded. Linux only (`/proc`).
+pub mod rss {
+    /// Bytes resident now.
+    pub fn current() -> u64 {
+        status_kib("VmRSS:") * 1024
+    }
+
+    /// The most bytes resident since the last [`reset_peak`] (or since the
+    /// process started, where the kernel does not let it be reset).
+    pub fn peak() -> u64 {
+        status_kib("VmHWM:") * 1024
+    }
+
+    /// Starts a new peak from the current resident size.
+    pub fn reset_peak() {
+        // "5" resets the peak resident size (Linux 4.0+, proc(5)).
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+    }
+
+    fn status_kib(field: &str) -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(field))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
+    }
+}

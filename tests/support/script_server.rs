@@ -136,6 +136,7 @@ pub struct ScriptServer {
     addr: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
     connections: Arc<AtomicUsize>,
+    open: Arc<AtomicUsize>,
     task: JoinHandle<()>,
 }
 
@@ -157,12 +158,15 @@ impl ScriptServer {
         assert!(addr.ip().is_loopback(), "{addr}");
         let seen = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(AtomicUsize::new(0));
+        let open = Arc::new(AtomicUsize::new(0));
         let script: Arc<Script> = Arc::new(script);
-        let task = tokio::spawn(accept(listener, script, seen.clone(), connections.clone()));
+        let counters = (connections.clone(), open.clone());
+        let task = tokio::spawn(accept(listener, script, seen.clone(), counters));
         ScriptServer {
             addr,
             seen,
             connections,
+            open,
             task,
         }
     }
@@ -188,6 +192,11 @@ impl ScriptServer {
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
     }
+
+    /// Connections accepted and not yet closed (by either side).
+    pub fn open_connections(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
+    }
 }
 
 impl Drop for ScriptServer {
@@ -196,11 +205,12 @@ impl Drop for ScriptServer {
     }
 }
 
+/// Counts connections accepted, and those still open.
 async fn accept(
     listener: TcpListener,
     script: Arc<Script>,
     seen: Arc<Mutex<Vec<Seen>>>,
-    connections: Arc<AtomicUsize>,
+    (connections, open): (Arc<AtomicUsize>, Arc<AtomicUsize>),
 ) {
     // Connection tasks are aborted with the server: a stalled one must not
     // outlive its test.
@@ -210,7 +220,12 @@ async fn accept(
             continue;
         };
         connections.fetch_add(1, Ordering::SeqCst);
-        tasks.spawn(serve(socket, script.clone(), seen.clone()));
+        open.fetch_add(1, Ordering::SeqCst);
+        let (script, seen, open) = (script.clone(), seen.clone(), open.clone());
+        tasks.spawn(async move {
+            serve(socket, script, seen).await;
+            open.fetch_sub(1, Ordering::SeqCst);
+        });
         while tasks.try_join_next().is_some() {}
     }
 }

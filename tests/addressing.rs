@@ -1,9 +1,11 @@
 //! How a store names its server, bucket, region and credentials, through the
 //! real component on every configured server. Virtual-host addressing needs a
-//! DNS name per bucket (`<bucket>.127.0.0.1` resolves nowhere), so it is
-//! tested purely, in `src/bucket.rs`; region auto-detection needs a server
-//! that checks the signature's region (none of ours does: measured), so its
-//! decision is tested purely, in `src/region.rs`.
+//! DNS name per bucket (`<bucket>.127.0.0.1` resolves nowhere): it is tested
+//! end to end in `tests/tls.rs`, where the host resolves the bucket's name
+//! itself (`HostOptions::resolve`), and purely in `src/bucket.rs`; region
+//! auto-detection needs a server that checks the signature's region (none of
+//! ours does: measured), so its decision is tested purely, in
+//! `src/region.rs`.
 
 use kloset_host::ResourceKind;
 use kloset_s3::error::Error;

@@ -99,11 +99,18 @@ pub fn explain_failure(err: &std::io::Error, authority: &str) -> String {
             "{what} is not signed by a trusted CA: for a server with its own CA, \
              give the CA's PEM certificate to --ca-file (HostOptions::ca_file)"
         ),
-        Cert::NotValidForNameContext { presented, .. } => format!(
-            "{what} does not name that host (it names {}): use a host name the \
-             certificate names in `location` or `endpoint`",
-            presented.join(", ")
-        ),
+        Cert::NotValidForNameContext { presented, .. } => {
+            // rustls writes them `DnsName("a.example")`: keep the name.
+            let names: Vec<&str> = presented
+                .iter()
+                .map(|name| name.split('"').nth(1).unwrap_or(name))
+                .collect();
+            format!(
+                "{what} does not name that host (it names {}): use a host name the \
+                 certificate names in `location` or `endpoint`",
+                names.join(", ")
+            )
+        }
         Cert::NotValidForName => format!(
             "{what} does not name that host: use a host name the certificate \
              names in `location` or `endpoint`"
@@ -262,7 +269,10 @@ mod tests {
             },
         ));
         assert!(message.contains("does not name that host"), "{message}");
-        assert!(message.contains("other.example.com"), "{message}");
+        assert!(
+            message.contains("(it names other.example.com)"),
+            "{message}"
+        );
         assert!(message.contains("`location`"), "{message}");
     }
 

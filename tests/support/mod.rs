@@ -17,6 +17,7 @@ pub mod proxy;
 pub mod raw;
 pub mod script_server;
 pub mod secrets;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use s3s::auth::SimpleAuth;
+use s3s::host::{S3Host, VirtualHost};
 use s3s::service::S3ServiceBuilder;
+use s3s::S3Result;
 use tempfile::TempDir;
 
 use super::Serving;
@@ -31,6 +33,28 @@ impl S3sFsServer {
     /// When the temporary directory, the listening socket or the server's
     /// thread or runtime cannot be created.
     pub async fn start(access_key: &str, secret_key: &str) -> io::Result<S3sFsServer> {
+        Self::start_with(access_key, secret_key, None)
+    }
+
+    /// [`start`](Self::start), answering virtual-host requests too: a `Host`
+    /// of `<bucket>.<domain>[:port]` names the bucket; any other is path style.
+    ///
+    /// # Errors
+    /// As [`start`](Self::start).
+    pub async fn start_virtual_host(
+        access_key: &str,
+        secret_key: &str,
+        domain: &str,
+    ) -> io::Result<S3sFsServer> {
+        let domain = VirtualHosts(domain.to_ascii_lowercase());
+        Self::start_with(access_key, secret_key, Some(domain))
+    }
+
+    fn start_with(
+        access_key: &str,
+        secret_key: &str,
+        virtual_hosts: Option<VirtualHosts>,
+    ) -> io::Result<S3sFsServer> {
         let root = tempfile::Builder::new()
             .prefix("kloset-s3s-fs-")
             .tempdir()?;
@@ -42,6 +66,9 @@ impl S3sFsServer {
         })?;
         let mut builder = S3ServiceBuilder::new(fs);
         builder.set_auth(SimpleAuth::from_single(access_key, secret_key));
+        if let Some(virtual_hosts) = virtual_hosts {
+            builder.set_host(virtual_hosts);
+        }
         let serving = Serving::start("s3s-fs", builder.build())?;
         Ok(S3sFsServer { serving, root })
     }
@@ -60,6 +87,25 @@ impl S3sFsServer {
     /// How many connections the server has accepted so far.
     pub fn connections(&self) -> usize {
         self.serving.connections()
+    }
+}
+
+/// Buckets as sub-domains of one domain, whatever the port (s3s's own
+/// `SingleDomain` compares it too, and the port is only known once bound).
+#[derive(Debug)]
+struct VirtualHosts(String);
+
+impl S3Host for VirtualHosts {
+    fn parse_host_header<'a>(&'a self, host: &'a str) -> S3Result<VirtualHost<'a>> {
+        let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+        let bucket = name
+            .strip_suffix(self.0.as_str())
+            .and_then(|prefix| prefix.strip_suffix('.'))
+            .filter(|bucket| !bucket.is_empty());
+        Ok(match bucket {
+            Some(bucket) => VirtualHost::new(self.0.as_str()).with_bucket(bucket),
+            None => VirtualHost::new(host),
+        })
     }
 }
 

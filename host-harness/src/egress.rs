@@ -43,6 +43,11 @@ impl Egress {
         self.denied
     }
 
+    /// Lets nothing more out: the instance is dead.
+    pub fn close(&self) {
+        self.transport.close();
+    }
+
     /// What failed in the last TLS handshake and what to do about it, once:
     /// the component only learns a code (`TlsCertificateError`), the host
     /// knows which check failed.

@@ -8,8 +8,9 @@ use std::fmt;
 pub enum HostError {
     /// The store answered an error (WIT `error`, converted 1:1).
     Store(kloset_s3::error::Error),
-    /// The component trapped (panicked, ran out of memory or CPU budget). Its
-    /// instance is dead: open a new store.
+    /// The component trapped (panicked) or went over a limit of its sandbox
+    /// (memory, host resources, CPU budget, wall-clock time of a call); the
+    /// message names the limit. Its instance is dead: open a new store.
     Trap(String),
     /// The host could not be set up: component, engine, cache, TLS roots.
     Setup(String),

@@ -60,12 +60,23 @@ impl Sandbox {
     }
 
     /// Drops every wasi resource of a dead instance: its requests in flight
-    /// (closing their connections), bodies, header fields. Nothing can use
+    /// (closing their connections; none waiting goes out), bodies, header
+    /// fields. Nothing can use
     /// them any more, and the handle may be kept a while before it is dropped.
     pub fn release_resources(&mut self) {
+        // First, so that no request waiting for its turn goes out as those
+        // in flight are dropped.
+        self.egress.close();
         let capacity = self.table.max_capacity();
         self.table = ResourceTable::new();
         self.table.set_max_capacity(capacity);
+    }
+}
+
+impl Drop for Sandbox {
+    /// Before the resource table drops: see [`release_resources`](Self::release_resources).
+    fn drop(&mut self) {
+        self.egress.close();
     }
 }
 

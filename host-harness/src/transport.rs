@@ -30,6 +30,7 @@ use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::task::AbortHandle;
 use tokio::time::{sleep_until, Instant, Sleep};
 use tokio_rustls::TlsConnector;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
@@ -56,6 +57,8 @@ pub struct Transport {
     /// Connections kept for reuse: idle ones, and busy ones that become idle
     /// once their response body has been read.
     connections: Mutex<Vec<SendRequest<WasiBody>>>,
+    /// The task driving each connection opened and not yet ended.
+    drivers: Mutex<Vec<AbortHandle>>,
 }
 
 struct Tls {
@@ -92,6 +95,7 @@ impl Transport {
             requests: Arc::new(Semaphore::new(crate::DEFAULT_MAX_REQUESTS)),
             timeouts,
             connections: Mutex::new(Vec::new()),
+            drivers: Mutex::new(Vec::new()),
         })
     }
 
@@ -116,7 +120,7 @@ impl Transport {
         options: Option<RequestOptions>,
     ) -> Result<Response<WasiBody>, Error> {
         let timeouts = timeouts::capped(self.timeouts, options);
-        // Never closed, so acquiring only waits.
+        // Fails only once the transport is closed.
         let permit = self
             .requests
             .clone()
@@ -156,6 +160,21 @@ impl Transport {
                 Err(e) => return Err(Error::from(e.into_error())),
             }
         }
+    }
+
+    /// Sends nothing more, for an instance that is dead or dropped: requests
+    /// waiting for their turn fail (each request in flight dropped would
+    /// otherwise let one out), and every connection closes, even one whose
+    /// request is still waiting for its answer.
+    pub fn close(&self) {
+        self.requests.close();
+        self.connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        let drivers =
+            std::mem::take(&mut *self.drivers.lock().unwrap_or_else(PoisonError::into_inner));
+        drivers.iter().for_each(AbortHandle::abort);
     }
 
     fn checkout(&self) -> Option<SendRequest<WasiBody>> {
@@ -203,12 +222,15 @@ impl Transport {
         };
         let (sender, connection) =
             hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-        tokio::spawn(async move {
+        let driver = tokio::spawn(async move {
             // The request in flight, if any, receives the same error.
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "connection to the endpoint ended");
             }
         });
+        let mut drivers = self.drivers.lock().unwrap_or_else(PoisonError::into_inner);
+        drivers.retain(|driver| !driver.is_finished());
+        drivers.push(driver.abort_handle());
         Ok(sender)
     }
 }
@@ -831,6 +853,42 @@ mod tests {
             assert_eq!(send.await.expect("task").expect("send"), "ok");
         }
         assert_eq!(heads.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_closed_transport_lets_no_waiting_request_out() {
+        let (listener, port) = listener().await;
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut socket, _) = listener.accept().await.expect("accept");
+                counter.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    read_head(&mut socket).await;
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                });
+            }
+        });
+        let transport = Arc::new(transport(port, timeouts(30_000, 30_000)).with_request_limit(1));
+        let sends: Vec<_> = (0..3)
+            .map(|_| {
+                let transport = transport.clone();
+                tokio::spawn(async move { transport.send(request(port, empty()), None).await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        transport.close();
+        let mut sends = sends.into_iter();
+        let first = sends.next().expect("first");
+        for waiting in sends {
+            let err = waiting.await.expect("task").expect_err("refused");
+            assert!(matches!(err, Error::ConnectionLimitReached), "{err}");
+        }
+        // The one in flight lost its connection.
+        let err = first.await.expect("task").expect_err("cut");
+        assert!(matches!(err, Error::Hyper(_)), "{err}");
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
     }
 
     /// A TLS server for 127.0.0.1 whose certificate `testdata/test-ca.pem`

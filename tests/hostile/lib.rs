@@ -304,7 +304,8 @@ fn bodies(count: u64) -> String {
                 Err(e) => return format!("refused: check-write {i}: {e:?}"),
             }
         }
-        held.push((request, body, stream));
+        // Dropped in this order: a stream before its body.
+        held.push((stream, body, request));
     }
     format!("held {} bodies, {buffered} bytes buffered", held.len())
 }

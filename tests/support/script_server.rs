@@ -350,10 +350,25 @@ async fn answer(socket: &mut TcpStream, reply: Reply) -> bool {
             false
         }
         Reply::Delayed(delay, reply) => {
-            tokio::time::sleep(delay).await;
-            Box::pin(answer(socket, *reply)).await
+            // A client that gives up meanwhile closes the connection now,
+            // not once the delay is over.
+            let closed = tokio::select! {
+                () = tokio::time::sleep(delay) => false,
+                () = closed_by_client(socket) => true,
+            };
+            !closed && Box::pin(answer(socket, *reply)).await
         }
         Reply::Close => false,
+    }
+}
+
+/// Resolves when the client closes the connection; never if it sends more
+/// (a next request, read once this one is answered).
+async fn closed_by_client(socket: &TcpStream) {
+    let mut byte = [0u8; 1];
+    match socket.peek(&mut byte).await {
+        Ok(0) | Err(_) => {}
+        Ok(_) => std::future::pending().await,
     }
 }
 

@@ -92,9 +92,10 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             "--memory-limit" => {
                 command.memory_limit_mib = Some(number(value(&mut words, word)?, word)?)
             }
-            "--call-timeout" => {
-                command.call_timeout_secs = Some(number(value(&mut words, word)?, word)?)
-            }
+            "--call-timeout" => match number(value(&mut words, word)?, word)? {
+                0 => return Err("`--call-timeout` must be at least 1 second".into()),
+                seconds => command.call_timeout_secs = Some(seconds),
+            },
             "-h" | "--help" => return Err(USAGE.into()),
             _ if word.starts_with('-') => return Err(format!("unknown option `{word}`")),
             _ => break word,
@@ -303,6 +304,7 @@ mod tests {
             ("-o", "needs a value"),
             ("-o access_key ping", "not KEY=VALUE"),
             ("--call-timeout 1m ping", "`--call-timeout` takes a number"),
+            ("--call-timeout 0 ping", "at least 1 second"),
         ] {
             let err = parse(&args(line)).unwrap_err();
             assert!(err.contains(needle), "{line:?}: {err}");

@@ -14,7 +14,7 @@
 //! Output ([`report`]): JSON lines on stdout, a table and the goals
 //! ([`goals`]) on stderr.
 //!
-//! [`StorePool`]: crate::pool::StorePool
+//! [`StorePool`]: kloset_host::StorePool
 
 mod cpu;
 mod goals;
@@ -32,7 +32,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::{ComponentCache, Host, HostError, HostOptions, Range, DEFAULT_COMPONENT};
+use kloset_host::{ComponentCache, Host, HostError, HostOptions, Range, DEFAULT_COMPONENT};
 use peers::Peer;
 use report::{Report, Startup};
 use target::Target;

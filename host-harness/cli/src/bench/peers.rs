@@ -20,8 +20,8 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use super::raw::RawHttp;
 use super::target::Target;
 use super::BenchError;
-use crate::pool::StorePool;
-use crate::{Host, Range, ResourceKind};
+use kloset_host::StorePool;
+use kloset_host::{Host, Range, ResourceKind};
 
 #[derive(Clone)]
 pub enum Peer {

@@ -5,6 +5,7 @@
 mod commands;
 mod demo;
 mod options;
+mod plakar;
 
 #[cfg(feature = "bench")]
 mod bench;

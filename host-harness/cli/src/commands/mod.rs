@@ -11,6 +11,7 @@ mod info;
 mod ls;
 mod open;
 mod ping;
+mod plakar;
 mod put;
 mod rm;
 
@@ -34,6 +35,7 @@ pub enum Verb {
     ExtendRetention(extend_retention::ExtendRetention),
     Demo(demo::Demo),
     Bench(bench::Bench),
+    Plakar(plakar::Plakar),
 }
 
 impl Verb {
@@ -41,6 +43,7 @@ impl Verb {
         match self {
             Verb::Demo(demo) => demo.run(&options).await,
             Verb::Bench(bench) => bench.run(&options).await,
+            Verb::Plakar(plakar) => plakar.run(&options).await,
             verb => {
                 let config = options.store_config()?;
                 let host = Host::new(options.host_options()).map_err(|e| e.to_string())?;
@@ -62,7 +65,7 @@ impl Verb {
             Verb::Get(verb) => verb.run(store).await,
             Verb::Rm(verb) => verb.run(store).await,
             Verb::ExtendRetention(verb) => verb.run(store).await,
-            Verb::Demo(_) | Verb::Bench(_) => {
+            Verb::Demo(_) | Verb::Bench(_) | Verb::Plakar(_) => {
                 unreachable!("they open no store of the command line")
             }
         }

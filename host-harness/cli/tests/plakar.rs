@@ -59,7 +59,8 @@ async fn init(client: &mut Client, config: &[(String, String)]) -> InitResponse 
 }
 
 /// A plugin initialised on a fresh bucket of `server` (through `via`, a
-/// proxy, when given), with `extra` configuration pairs.
+/// proxy, when given), with `extra` configuration pairs, and a kloset
+/// created there.
 async fn plugin_on(
     server: &TestServer,
     tag: &str,
@@ -74,6 +75,13 @@ async fn plugin_on(
     let plugin = spawn(&[]).await;
     let mut client = plugin.store();
     init(&mut client, &config).await;
+    let create = CreateRequest {
+        config: Bytes::from_static(b"kloset config"),
+    };
+    client
+        .create(create)
+        .await
+        .unwrap_or_else(|e| panic!("{}: Create: {e}", server.name));
     (plugin, client, bucket)
 }
 
@@ -678,12 +686,6 @@ async fn hot_packfiles_stay_readable_in_an_archive_class() {
         let name = server.name;
         let (plugin, mut client, _) =
             plugin_on(&server, "plugin-hot", None, &[("storage_class", "GLACIER")]).await;
-        client
-            .create(CreateRequest {
-                config: Bytes::from_static(b"c"),
-            })
-            .await
-            .unwrap();
         let mode = client.mode(ModeRequest {}).await.unwrap().into_inner().mode;
         assert_eq!(mode, 2, "{name}: an archive class is write-only");
         let (hot, cold) = (data(1, 3000), data(2, 3000));

@@ -28,5 +28,4 @@ pub mod plakar {
     }
 }
 
-pub use prost;
 pub use tonic;

@@ -73,6 +73,7 @@ pub async fn run(
     let target = Target::new(config).await?;
     let report = Report::new();
     report.progress("compiling the component");
+    let plugin_args = plugin::args(&options);
     let (host, startup) = start(options, &target).await?;
     let run = format!("run-{:08x}", workload::seed() as u32);
     let mut bench = Bench {
@@ -82,6 +83,7 @@ pub async fn run(
         report,
         rng: Rng::new(workload::seed()),
         run,
+        plugin_args,
     };
     bench.create_kloset().await?;
     let sizes = bench.plan.sizes.clone();
@@ -147,6 +149,8 @@ struct Bench {
     rng: Rng,
     /// This run's prefix below the configured one.
     run: String,
+    /// The plugin peer's command line: the same component and limits.
+    plugin_args: Vec<String>,
 }
 
 impl Bench {
@@ -167,7 +171,8 @@ impl Bench {
     /// The peers, each under its own prefix of this run.
     async fn object_peers(&self) -> Result<Vec<Peer>, BenchError> {
         let run = &self.run;
-        Peer::all(&self.host, &self.target, self.pool_size(), |peer| {
+        let (host, target, pool) = (&self.host, &self.target, self.pool_size());
+        Peer::all(host, target, pool, &self.plugin_args, |peer| {
             format!("{run}/{peer}")
         })
         .await
@@ -275,7 +280,8 @@ impl Bench {
     /// peer: one listing per worker per batch.
     async fn listing(&mut self, keys: usize) -> Result<(), BenchError> {
         let sub = format!("{}/list-{keys}", self.run);
-        let peers = Peer::all(&self.host, &self.target, self.pool_size(), |_| sub.clone()).await?;
+        let (host, target, pool) = (&self.host, &self.target, self.pool_size());
+        let peers = Peer::all(host, target, pool, &self.plugin_args, |_| sub.clone()).await?;
         let seeder = peers.iter().find(|p| matches!(p, Peer::Raw(_))).cloned();
         let seeder = seeder.ok_or_else(|| BenchError("no raw peer to seed the listing".into()))?;
         self.report.progress(&format!("seeding {keys} keys"));

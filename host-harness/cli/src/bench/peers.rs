@@ -47,10 +47,12 @@ impl Peer {
         host: &Host,
         target: &Target,
         pool: NonZeroUsize,
+        plugin_args: &[String],
         sub: impl Fn(&str) -> String,
     ) -> Result<Vec<Peer>, BenchError> {
         let pairs = target.component_pairs(&sub(COMPONENT));
-        let plugin = PluginPeer::start(target.component_pairs(&sub(PLUGIN)), pool).await?;
+        let plugin_pairs = target.component_pairs(&sub(PLUGIN));
+        let plugin = PluginPeer::start(plugin_args, plugin_pairs, pool).await?;
         Ok(vec![
             Peer::Component(StorePool::new(host.clone(), pairs, pool)),
             Peer::Plugin(Arc::new(plugin)),

@@ -5,7 +5,7 @@
 use std::num::NonZeroUsize;
 
 use bytes::Bytes;
-use kloset_host::Range;
+use kloset_host::{HostOptions, Range};
 use kloset_plakar_proto::plugin::Plugin;
 use kloset_plakar_proto::store::store_client::StoreClient;
 use kloset_plakar_proto::store::{
@@ -27,15 +27,17 @@ pub struct PluginPeer {
 }
 
 impl PluginPeer {
-    /// Starts `kloset-host plakar` (this very executable, with the pool size
-    /// the component peer gets) and initialises it with `pairs`.
+    /// Starts this very executable with `args` (see [`args`]) and
+    /// initialises it with `pairs` and the pool size the component peer gets.
     pub async fn start(
+        args: &[String],
         mut pairs: Vec<(String, String)>,
         pool: NonZeroUsize,
     ) -> Result<PluginPeer, BenchError> {
         let program = std::env::current_exe()
             .map_err(|e| BenchError(format!("plugin: cannot find this executable: {e}")))?;
-        let plugin = Plugin::spawn(program, &["plakar"], false)
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let plugin = Plugin::spawn(program, &args, false)
             .await
             .map_err(|e| BenchError(format!("plugin: cannot start it: {e}")))?;
         let mut client = plugin.store();
@@ -110,6 +112,21 @@ impl PluginPeer {
         let reply = client.list(request).await.map_err(failed("list"))?;
         Ok(reply.into_inner().macs.len() as u64)
     }
+}
+
+/// `kloset-host plakar` with the benchmark's host options, so that the
+/// plugin runs the same component under the same limits.
+pub fn args(options: &HostOptions) -> Vec<String> {
+    let mut args = Vec::new();
+    if let Some(path) = &options.component {
+        args.extend(["--component".to_owned(), path.display().to_string()]);
+    }
+    if let Some(path) = &options.ca_file {
+        args.extend(["--ca-file".to_owned(), path.display().to_string()]);
+    }
+    let mib = (options.memory_limit >> 20).to_string();
+    args.extend(["--memory-limit".to_owned(), mib, "plakar".to_owned()]);
+    args
 }
 
 fn failed(what: &'static str) -> impl Fn(Status) -> BenchError {

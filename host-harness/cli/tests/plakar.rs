@@ -17,6 +17,7 @@ use kloset_plakar_proto::store::{
 };
 use kloset_plakar_proto::tonic::transport::Channel;
 use kloset_plakar_proto::tonic::{Code, Status};
+use kloset_s3::request::Method;
 use kloset_s3_tests::proxy::{Fault, FaultProxy, Target};
 use kloset_s3_tests::script_server::{Reply, ScriptServer};
 use kloset_s3_tests::{data, hostile, mac, secrets, servers, unique_bucket, TestServer};
@@ -683,7 +684,7 @@ async fn hot_packfiles_stay_readable_in_an_archive_class() {
     }
     for server in archive {
         let name = server.name;
-        let (plugin, mut client, _) =
+        let (plugin, mut client, bucket) =
             plugin_on(&server, "plugin-hot", None, &[("storage_class", "GLACIER")]).await;
         let mode = client.mode(ModeRequest {}).await.unwrap().into_inner().mode;
         assert_eq!(mode, 2, "{name}: an archive class is write-only");
@@ -694,6 +695,41 @@ async fn hot_packfiles_stay_readable_in_an_archive_class() {
         put_flagged(&mut client, PACKFILE, &mac(2), &cold, 0)
             .await
             .unwrap();
+        let class = |m: [u8; 32], suffix: &'static str| {
+            let key = format!(
+                "/{bucket}/packfiles/{:02x}/{}{suffix}",
+                m[0],
+                kloset_s3::hex::encode(&m)
+            );
+            let server = &server;
+            async move {
+                let head = server.raw(Method::Head, &key, &[], &[], b"").await;
+                match head.status {
+                    404 => None,
+                    _ => Some(
+                        head.header("x-amz-storage-class")
+                            .unwrap_or("STANDARD")
+                            .to_owned(),
+                    ),
+                }
+            }
+        };
+        assert_eq!(
+            class(mac(1), "").await.as_deref(),
+            Some("STANDARD"),
+            "{name}"
+        );
+        assert_eq!(
+            class(mac(1), ".frozen").await.as_deref(),
+            Some("GLACIER"),
+            "{name}"
+        );
+        assert_eq!(class(mac(2), "").await, None, "{name}");
+        assert_eq!(
+            class(mac(2), ".frozen").await.as_deref(),
+            Some("GLACIER"),
+            "{name}"
+        );
         let read = get(&mut client, PACKFILE, &mac(1), None).await.unwrap();
         assert!(read == hot, "{name}: the hot packfile reads back");
         let frozen = get(&mut client, PACKFILE, &mac(2), None).await;
@@ -702,6 +738,11 @@ async fn hot_packfiles_stay_readable_in_an_archive_class() {
         delete(&mut client, PACKFILE, &mac(1)).await.unwrap();
         let gone = get(&mut client, PACKFILE, &mac(1), None).await;
         expect_code(gone, Code::NotFound, name);
+        assert_eq!(
+            class(mac(1), ".frozen").await,
+            None,
+            "{name}: both keys deleted"
+        );
         finish(plugin, client, name).await;
     }
 }

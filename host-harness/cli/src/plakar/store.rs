@@ -42,6 +42,9 @@ const MODE_READ: i32 = 4;
 const FLAG_HOT: i32 = 1;
 /// Chunks of a Get read ahead of the client.
 const GET_AHEAD: usize = 2;
+/// The most MACs Plakar's client takes in one List reply (4 MiB, 34 bytes
+/// a MAC on the wire).
+const PLAKAR_LIST_LIMIT: usize = (4 << 20) / 34;
 
 pub struct StoreService {
     state: Mutex<State>,
@@ -188,6 +191,13 @@ impl Store for StoreService {
         .await;
         listing.release().await.map_err(status::of)?;
         read.map_err(status::of)?;
+        if macs.len() > PLAKAR_LIST_LIMIT {
+            eprintln!(
+                "kloset-host plakar: listing {kind:?} found {} MACs, more than a Plakar client \
+                 takes in one reply (about {PLAKAR_LIST_LIMIT}): it may refuse the reply",
+                macs.len()
+            );
+        }
         Ok(Response::new(ListResponse { macs }))
     }
 

@@ -101,15 +101,21 @@ impl wit::GuestStore for StoreResource {
         self.inner.size().map_err(to_wit)
     }
 
-    fn list(&self, kind: wit::ResourceKind) -> WitResult<wit::Listing> {
+    fn list(&self, kind: wit::ResourceKind, _: wit::StorageFlags) -> WitResult<wit::Listing> {
         let listing = self.inner.list(kind_of(kind)?).map_err(to_wit)?;
         Ok(wit::Listing::new(ListingResource(RefCell::new(listing))))
     }
 
-    fn put(&self, kind: wit::ResourceKind, mac: Vec<u8>) -> WitResult<wit::Upload> {
+    fn put(
+        &self,
+        kind: wit::ResourceKind,
+        mac: Vec<u8>,
+        flags: wit::StorageFlags,
+    ) -> WitResult<wit::Upload> {
+        let hot = flags & wit::StorageFlags::HOT == wit::StorageFlags::HOT;
         let upload = self
             .inner
-            .put(kind_of(kind)?, &mac_of(&mac)?)
+            .put(kind_of(kind)?, &mac_of(&mac)?, hot)
             .map_err(to_wit)?;
         Ok(wit::Upload::new(UploadResource(RefCell::new(upload))))
     }
@@ -119,6 +125,7 @@ impl wit::GuestStore for StoreResource {
         kind: wit::ResourceKind,
         mac: Vec<u8>,
         range: Option<wit::Range>,
+        _: wit::StorageFlags,
     ) -> WitResult<wit::Download> {
         let range = range.map(|r| (r.offset, r.length));
         let download = self
@@ -128,7 +135,7 @@ impl wit::GuestStore for StoreResource {
         Ok(wit::Download::new(DownloadResource(RefCell::new(download))))
     }
 
-    fn delete(&self, kind: wit::ResourceKind, mac: Vec<u8>) -> WitResult<()> {
+    fn delete(&self, kind: wit::ResourceKind, mac: Vec<u8>, _: wit::StorageFlags) -> WitResult<()> {
         self.inner
             .delete(kind_of(kind)?, &mac_of(&mac)?)
             .map_err(to_wit)

@@ -23,6 +23,7 @@ use std::time::Duration;
 
 pub use endpoint::{Addressing, Endpoint};
 pub use object_lock::{LockMode, ObjectLock};
+pub use pairs::KEYS;
 pub use provider::Provider;
 pub use sse::SseCustomerKey;
 pub use storage_class::StorageClass;

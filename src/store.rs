@@ -65,9 +65,10 @@ impl<T: Transport> Shared<T> {
     /// either connector continues the other's kloset. Locks stay in STANDARD.
     /// Archive tiers (GLACIER, DEEP_ARCHIVE), which cannot be read without a
     /// restore: a packfile goes straight to the tier as `<key>.frozen`; a
-    /// state is written readable in STANDARD at `<key>` and copied to the
-    /// tier as `<key>.frozen`.
-    pub fn placement(&self, kind: Kind, mac: &Mac) -> Placement {
+    /// state, and a packfile kloset marks `hot` (it reads it back soon), is
+    /// written readable in STANDARD at `<key>` and copied to the tier as
+    /// `<key>.frozen`.
+    pub fn placement(&self, kind: Kind, mac: &Mac, hot: bool) -> Placement {
         let key = self.layout.object_key(kind, mac);
         let class = self.config.storage_class;
         let locked = kind != Kind::Lock;
@@ -84,13 +85,13 @@ impl<T: Transport> Shared<T> {
                 locked,
                 archive_copy: None,
             },
-            Kind::Packfile => Placement {
+            Kind::Packfile if !hot => Placement {
                 key: Layout::frozen(&key),
                 class,
                 locked,
                 archive_copy: None,
             },
-            Kind::State => Placement {
+            Kind::Packfile | Kind::State => Placement {
                 archive_copy: Some(Layout::frozen(&key)),
                 key,
                 class: StorageClass::Standard,
@@ -294,9 +295,10 @@ impl<T: Transport> Store<T> {
         })
     }
 
-    pub fn put(&self, kind: Kind, mac: &Mac) -> Result<Upload<T>> {
+    /// `hot`: kloset reads the object back soon (see [`Shared::placement`]).
+    pub fn put(&self, kind: Kind, mac: &Mac, hot: bool) -> Result<Upload<T>> {
         self.shared.check_open()?;
-        Ok(Upload::new(self.shared.clone(), kind, mac))
+        Ok(Upload::new(self.shared.clone(), kind, mac, hot))
     }
 
     /// Reads `<key>`, wherever the store writes: on archive tiers that is

@@ -52,8 +52,8 @@ pub struct Upload<T: Transport> {
 }
 
 impl<T: Transport> Upload<T> {
-    pub fn new(shared: Rc<Shared<T>>, kind: Kind, mac: &Mac) -> Self {
-        let placement = shared.placement(kind, mac);
+    pub fn new(shared: Rc<Shared<T>>, kind: Kind, mac: &Mac, hot: bool) -> Self {
+        let placement = shared.placement(kind, mac, hot);
         Upload {
             shared,
             kind,

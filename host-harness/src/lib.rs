@@ -7,14 +7,13 @@
 //! time per call, no filesystem, environment or socket, and an HTTP client
 //! that only connects to the endpoint.
 //!
-//! This is the only crate of the workspace that knows wasmtime.
+//! This is the only crate of the workspace that knows wasmtime. The
+//! `kloset-host` program (command line, Plakar plugin, benchmark) is the
+//! `kloset-host-cli` package on top of it; the in-process S3 servers of the
+//! demo and the tests are the `testbed` feature.
 
-#[cfg(feature = "bench")]
-pub mod bench;
 mod bindings;
 mod cache;
-pub mod cli;
-pub mod demo;
 mod egress;
 mod engine;
 mod error;
@@ -24,6 +23,7 @@ pub mod policy;
 pub mod pool;
 mod sandbox;
 mod store;
+#[cfg(feature = "testbed")]
 pub mod testbed;
 mod timeouts;
 mod tls;
@@ -31,6 +31,7 @@ mod transport;
 
 pub use bindings::{
     BucketLock, LockMode, LockPolicy, LockSettings, Mode, Range, ResourceKind, Retention, Stats,
+    StorageFlags,
 };
 pub use cache::ComponentCache;
 pub use error::HostError;
@@ -39,7 +40,7 @@ pub use host::{
     DEFAULT_MEMORY_LIMIT,
 };
 pub use pool::{PooledStore, StorePool};
-pub use store::{StoreHandle, Upload, CHUNK};
+pub use store::{Download, Listing, StoreHandle, Upload, CHUNK};
 
 /// The component this host was built with (`host-harness/build.rs`).
 pub const DEFAULT_COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/kloset_s3.wasm"));

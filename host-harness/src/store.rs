@@ -11,7 +11,7 @@ use wasmtime::{Store, UpdateDeadline};
 
 use crate::bindings::{
     store_error, GuestStore, KlosetS3, KlosetS3Pre, LockSettings, Mode, Range, ResourceKind,
-    Retention, Stats, WitError,
+    Retention, Stats, StorageFlags, WitError,
 };
 use crate::error::HostError;
 use crate::limits::{metered, thread_cpu_time, CallMeter, Exceeded};
@@ -181,37 +181,41 @@ impl StoreHandle {
         self.end(r)
     }
 
-    /// Every MAC of `kind`, all pages read.
+    /// Every MAC of `kind`, all pages read into memory: a convenience for
+    /// what needs them all at once. [`listing`](Self::listing) holds one
+    /// page at a time.
     pub async fn list(&mut self, kind: ResourceKind) -> Result<Vec<[u8; 32]>, HostError> {
+        let mut listing = self.listing(kind, StorageFlags::empty()).await?;
+        let mut macs = Vec::new();
+        let read = async {
+            while let Some(page) = listing.next_page().await? {
+                macs.extend(page);
+            }
+            Ok(())
+        }
+        .await;
+        listing.release().await?;
+        read.map(|()| macs)
+    }
+
+    /// Starts listing the MACs of `kind`, read a page (as the server pages
+    /// them, 1000 keys at most) at a time.
+    pub async fn listing(
+        &mut self,
+        kind: ResourceKind,
+        flags: StorageFlags,
+    ) -> Result<Listing<'_>, HostError> {
         let meter = self.begin()?;
         let r = metered(
             &meter,
-            guest(&self.bindings).call_list(&mut self.store, self.resource, kind),
+            guest(&self.bindings).call_list(&mut self.store, self.resource, kind, flags),
         )
         .await;
-        let listing = self.end(r)?;
-        let pages = self.read_pages(listing).await;
-        self.drop_resource(listing).await?;
-        pages
-    }
-
-    async fn read_pages(&mut self, listing: ResourceAny) -> Result<Vec<[u8; 32]>, HostError> {
-        let mut macs = Vec::new();
-        loop {
-            let meter = self.begin()?;
-            let r = self.bindings.kloset_s3_kloset_store().listing();
-            let r = metered(&meter, r.call_next_page(&mut self.store, listing)).await;
-            let Some(page) = self.end(r)? else {
-                return Ok(macs);
-            };
-            for mac in page {
-                let len = mac.len();
-                macs.push(mac.try_into().map_err(|_| {
-                    let message = format!("the component listed a MAC of {len} bytes");
-                    HostError::Store(kloset_s3::error::Error::Other(message))
-                })?);
-            }
-        }
+        let resource = self.end(r)?;
+        Ok(Listing {
+            store: self,
+            resource,
+        })
     }
 
     /// Writes the object `kind`/`mac` with everything `data` yields, and
@@ -221,9 +225,20 @@ impl StoreHandle {
         &mut self,
         kind: ResourceKind,
         mac: &[u8],
+        data: impl AsyncRead + Unpin,
+    ) -> Result<u64, HostError> {
+        self.put_with(kind, mac, StorageFlags::empty(), data).await
+    }
+
+    /// [`put`](Self::put) with kloset's flags for the object.
+    pub async fn put_with(
+        &mut self,
+        kind: ResourceKind,
+        mac: &[u8],
+        flags: StorageFlags,
         mut data: impl AsyncRead + Unpin,
     ) -> Result<u64, HostError> {
-        let mut upload = self.upload(kind, mac).await?;
+        let mut upload = self.upload_with(kind, mac, flags).await?;
         let written = upload.stream(&mut data).await;
         if written.is_err() {
             // Best effort: the failure reported is the one that stopped us.
@@ -240,10 +255,20 @@ impl StoreHandle {
         kind: ResourceKind,
         mac: &[u8],
     ) -> Result<Upload<'_>, HostError> {
+        self.upload_with(kind, mac, StorageFlags::empty()).await
+    }
+
+    /// [`upload`](Self::upload) with kloset's flags for the object.
+    pub async fn upload_with(
+        &mut self,
+        kind: ResourceKind,
+        mac: &[u8],
+        flags: StorageFlags,
+    ) -> Result<Upload<'_>, HostError> {
         let meter = self.begin()?;
         let r = metered(
             &meter,
-            guest(&self.bindings).call_put(&mut self.store, self.resource, kind, mac),
+            guest(&self.bindings).call_put(&mut self.store, self.resource, kind, mac, flags),
         )
         .await;
         let resource = self.end(r)?;
@@ -261,45 +286,66 @@ impl StoreHandle {
         kind: ResourceKind,
         mac: &[u8],
         range: Option<Range>,
+        out: impl AsyncWrite + Unpin,
+    ) -> Result<u64, HostError> {
+        self.get_with(kind, mac, range, StorageFlags::empty(), out)
+            .await
+    }
+
+    /// [`get`](Self::get) with kloset's flags for the object.
+    pub async fn get_with(
+        &mut self,
+        kind: ResourceKind,
+        mac: &[u8],
+        range: Option<Range>,
+        flags: StorageFlags,
         mut out: impl AsyncWrite + Unpin,
     ) -> Result<u64, HostError> {
-        let meter = self.begin()?;
-        let r = metered(
-            &meter,
-            guest(&self.bindings).call_get(&mut self.store, self.resource, kind, mac, range),
-        )
-        .await;
-        let download = self.end(r)?;
-        let read = self.download(download, &mut out).await;
-        self.drop_resource(download).await?;
+        let mut download = self.download(kind, mac, range, flags).await?;
+        let read = download.write_to(&mut out).await;
+        download.release().await?;
         read
     }
 
-    async fn download(
+    /// Starts reading the object `kind`/`mac` (or `range` of it) chunk by
+    /// chunk, for a consumer that is not an [`AsyncWrite`] (see
+    /// [`get`](Self::get) for one that is).
+    pub async fn download(
         &mut self,
-        download: ResourceAny,
-        out: &mut (impl AsyncWrite + Unpin),
-    ) -> Result<u64, HostError> {
-        let mut total = 0;
-        loop {
-            let meter = self.begin()?;
-            let r = self.bindings.kloset_s3_kloset_store().download();
-            let r = metered(&meter, r.call_read(&mut self.store, download, CHUNK as u32)).await;
-            let Some(bytes) = self.end(r)? else {
-                out.flush().await.map_err(HostError::Io)?;
-                return Ok(total);
-            };
-            out.write_all(&bytes).await.map_err(HostError::Io)?;
-            total += bytes.len() as u64;
-        }
+        kind: ResourceKind,
+        mac: &[u8],
+        range: Option<Range>,
+        flags: StorageFlags,
+    ) -> Result<Download<'_>, HostError> {
+        let meter = self.begin()?;
+        let r = metered(
+            &meter,
+            guest(&self.bindings).call_get(&mut self.store, self.resource, kind, mac, range, flags),
+        )
+        .await;
+        let resource = self.end(r)?;
+        Ok(Download {
+            store: self,
+            resource,
+        })
     }
 
     /// Deletes an object; deleting a missing object succeeds.
     pub async fn delete(&mut self, kind: ResourceKind, mac: &[u8]) -> Result<(), HostError> {
+        self.delete_with(kind, mac, StorageFlags::empty()).await
+    }
+
+    /// [`delete`](Self::delete) with kloset's flags for the object.
+    pub async fn delete_with(
+        &mut self,
+        kind: ResourceKind,
+        mac: &[u8],
+        flags: StorageFlags,
+    ) -> Result<(), HostError> {
         let meter = self.begin()?;
         let r = metered(
             &meter,
-            guest(&self.bindings).call_delete(&mut self.store, self.resource, kind, mac),
+            guest(&self.bindings).call_delete(&mut self.store, self.resource, kind, mac, flags),
         )
         .await;
         self.end(r)
@@ -500,6 +546,82 @@ impl Upload<'_> {
                 filled => self.write(&chunk[..filled]).await?,
             }
         }
+    }
+}
+
+/// A listing in progress (WIT `listing`), from [`StoreHandle::listing`].
+/// Give it back with [`release`](Listing::release); one merely dropped stays
+/// in the instance until the store is dropped.
+pub struct Listing<'a> {
+    store: &'a mut StoreHandle,
+    resource: ResourceAny,
+}
+
+impl Listing<'_> {
+    /// The next page of MACs, or `None` once every page was read.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<[u8; 32]>>, HostError> {
+        let store = &mut *self.store;
+        let meter = store.begin()?;
+        let r = store.bindings.kloset_s3_kloset_store().listing();
+        let r = metered(&meter, r.call_next_page(&mut store.store, self.resource)).await;
+        let Some(page) = store.end(r)? else {
+            return Ok(None);
+        };
+        let macs = page.into_iter().map(|mac| {
+            let len = mac.len();
+            mac.try_into().map_err(|_| {
+                let message = format!("the component listed a MAC of {len} bytes");
+                HostError::Store(kloset_s3::error::Error::Other(message))
+            })
+        });
+        macs.collect::<Result<_, _>>().map(Some)
+    }
+
+    /// Drops the listing in the component.
+    pub async fn release(self) -> Result<(), HostError> {
+        self.store.drop_resource(self.resource).await
+    }
+}
+
+/// An object being read (WIT `download`), from [`StoreHandle::download`].
+/// Give it back with [`release`](Download::release); one merely dropped
+/// stays in the instance until the store is dropped.
+pub struct Download<'a> {
+    store: &'a mut StoreHandle,
+    resource: ResourceAny,
+}
+
+impl Download<'_> {
+    /// The next chunk (at most [`CHUNK`] bytes), or `None` at the end. The
+    /// end comes only once the whole object was checked against the digest
+    /// recorded at its write: a mismatch answers `Corrupted` instead, and
+    /// every chunk already read must be thrown away.
+    pub async fn read(&mut self) -> Result<Option<Vec<u8>>, HostError> {
+        let store = &mut *self.store;
+        let meter = store.begin()?;
+        let r = store.bindings.kloset_s3_kloset_store().download();
+        let r = metered(
+            &meter,
+            r.call_read(&mut store.store, self.resource, CHUNK as u32),
+        )
+        .await;
+        store.end(r)
+    }
+
+    /// Drops the download in the component.
+    pub async fn release(self) -> Result<(), HostError> {
+        self.store.drop_resource(self.resource).await
+    }
+
+    /// Writes every chunk to `out`; returns the bytes written.
+    async fn write_to(&mut self, out: &mut (impl AsyncWrite + Unpin)) -> Result<u64, HostError> {
+        let mut total = 0;
+        while let Some(bytes) = self.read().await? {
+            out.write_all(&bytes).await.map_err(HostError::Io)?;
+            total += bytes.len() as u64;
+        }
+        out.flush().await.map_err(HostError::Io)?;
+        Ok(total)
     }
 }
 

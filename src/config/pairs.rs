@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 
 /// Every key a store configuration may hold: the Go connector's keys first
 /// (same names and meanings, so one configuration serves both), then ours.
-pub(super) const KEYS: &[&str] = &[
+pub const KEYS: &[&str] = &[
     "location",
     "access_key",
     "secret_access_key",

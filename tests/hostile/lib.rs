@@ -132,14 +132,14 @@ impl wit::GuestStore for Hostile {
     }
 
     /// Allocates without bound.
-    fn list(&self, _: wit::ResourceKind) -> WitResult<wit::Listing> {
+    fn list(&self, _: wit::ResourceKind, _: wit::StorageFlags) -> WitResult<wit::Listing> {
         let mut hog: Vec<Vec<u8>> = Vec::new();
         loop {
             hog.push(std::hint::black_box(vec![1u8; 1 << 20]));
         }
     }
 
-    fn put(&self, _: wit::ResourceKind, _: Vec<u8>) -> WitResult<wit::Upload> {
+    fn put(&self, _: wit::ResourceKind, _: Vec<u8>, _: wit::StorageFlags) -> WitResult<wit::Upload> {
         unsupported()
     }
 
@@ -148,11 +148,12 @@ impl wit::GuestStore for Hostile {
         _: wit::ResourceKind,
         _: Vec<u8>,
         _: Option<wit::Range>,
+        _: wit::StorageFlags,
     ) -> WitResult<wit::Download> {
         unsupported()
     }
 
-    fn delete(&self, _: wit::ResourceKind, _: Vec<u8>) -> WitResult<()> {
+    fn delete(&self, _: wit::ResourceKind, _: Vec<u8>, _: wit::StorageFlags) -> WitResult<()> {
         unsupported()
     }
 

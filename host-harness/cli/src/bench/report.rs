@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use super::goals::Goal;
-use super::peers::REFERENCE;
+use super::peers::{COMPONENT, PLUGIN, REFERENCE};
 use super::stats::{Sample, MIB};
 use super::workload::Workload;
 
@@ -84,8 +84,13 @@ impl Report {
     /// Throughput of `row` over that of the reference peer in the same
     /// workload: above 1 is faster than object_store.
     pub fn ratio(&self, row: &Row) -> Option<f64> {
-        let reference = self.row(row.workload, REFERENCE)?;
-        Some(row.sample.ops_per_second() / reference.sample.ops_per_second())
+        self.ratio_to(row, REFERENCE)
+    }
+
+    /// Throughput of `row` over that of `peer` in the same workload.
+    fn ratio_to(&self, row: &Row, peer: &str) -> Option<f64> {
+        let other = self.row(row.workload, peer)?;
+        Some(row.sample.ops_per_second() / other.sample.ops_per_second())
     }
 
     pub fn print(&self, target: &str, startup: &Startup, goals: &[Goal]) {
@@ -119,6 +124,7 @@ impl Report {
         json.num("p50_ms", s.percentile_ms(50.0));
         json.num("p99_ms", s.percentile_ms(99.0));
         json.opt("ratio_to_object_store", self.ratio(row));
+        json.opt("ratio_to_component", self.ratio_to(row, COMPONENT));
         json.opt("cpu_s_per_gib", s.cpu_per_gib());
         json.opt("guest_peak_mib", s.guest_peak.map(|b| b as f64 / MIB));
         json.end()
@@ -172,6 +178,12 @@ impl Report {
                 fixed(s.cpu_per_gib(), 2),
                 fixed(s.guest_peak.map(|b| b as f64 / MIB), 1),
             );
+        }
+        out.push_str("\nplugin protocol (throughput plugin / component, same run):\n");
+        for row in self.rows.iter().filter(|r| r.peer == PLUGIN) {
+            let w = row.workload;
+            let ratio = fixed(self.ratio_to(row, COMPONENT), 2);
+            let _ = writeln!(out, "  {w} C={}: {ratio}", w.concurrency);
         }
         out.push_str("\ngoals (ratios: component / object_store, same run):\n");
         for goal in goals {

@@ -8,7 +8,7 @@ use kloset_s3::config::Config;
 use kloset_s3::request::Scheme;
 
 use super::BenchError;
-use crate::testbed::MemoryServer;
+use kloset_host::testbed::MemoryServer;
 
 /// Keys that say where the store is: replaced for each peer's prefix.
 const LOCATION_KEYS: [&str; 6] = [

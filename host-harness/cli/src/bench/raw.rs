@@ -19,7 +19,7 @@ use kloset_s3::request::{Method, Request};
 use kloset_s3::sigv4::Signer;
 
 use super::BenchError;
-use crate::Range;
+use kloset_host::Range;
 
 /// How long a presigned URL is valid: signed just before use, so any
 /// positive value works.

@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use kloset_s3::error::Error;
 
-use crate::testbed::S3sFsServer;
-use crate::{Host, HostError, HostOptions, Range, ResourceKind, StoreHandle};
+use kloset_host::testbed::S3sFsServer;
+use kloset_host::{Host, HostError, HostOptions, Range, ResourceKind, StoreHandle};
 
 const BUCKET: &str = "kloset-demo";
 const PREFIX: &str = "repository";

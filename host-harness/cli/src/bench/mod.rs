@@ -1,8 +1,10 @@
 //! `kloset-host bench`: the component against native S3 clients, on the
 //! same server in the same run.
 //!
-//! Peers ([`peers`]): the component (through a [`StorePool`]), Rust's
-//! `object_store`, and raw presigned hyper requests. Workloads
+//! Peers ([`peers`]): the component (through a [`StorePool`]), the same
+//! component behind Plakar's plugin protocol (`kloset-host plakar` spawned
+//! and driven over gRPC, as Plakar does), Rust's `object_store`, and raw
+//! presigned hyper requests. Workloads
 //! ([`workload`]): put and get of 1 KiB, 4, 16 and 64 MiB objects, ranged
 //! 64 KiB reads at random offsets, listings of 10 000 and 100 000 keys and
 //! deletes, each at concurrency 1 and 8. Every workload runs in rounds that
@@ -14,11 +16,12 @@
 //! Output ([`report`]): JSON lines on stdout, a table and the goals
 //! ([`goals`]) on stderr.
 //!
-//! [`StorePool`]: crate::pool::StorePool
+//! [`StorePool`]: kloset_host::StorePool
 
 mod cpu;
 mod goals;
 mod peers;
+mod plugin;
 mod raw;
 mod report;
 mod stats;
@@ -32,7 +35,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::{ComponentCache, Host, HostError, HostOptions, Range, DEFAULT_COMPONENT};
+use kloset_host::{ComponentCache, Host, HostError, HostOptions, Range, DEFAULT_COMPONENT};
 use peers::Peer;
 use report::{Report, Startup};
 use target::Target;
@@ -70,6 +73,7 @@ pub async fn run(
     let target = Target::new(config).await?;
     let report = Report::new();
     report.progress("compiling the component");
+    let plugin_args = plugin::args(&options);
     let (host, startup) = start(options, &target).await?;
     let run = format!("run-{:08x}", workload::seed() as u32);
     let mut bench = Bench {
@@ -79,6 +83,7 @@ pub async fn run(
         report,
         rng: Rng::new(workload::seed()),
         run,
+        plugin_args,
     };
     bench.create_kloset().await?;
     let sizes = bench.plan.sizes.clone();
@@ -144,6 +149,8 @@ struct Bench {
     rng: Rng,
     /// This run's prefix below the configured one.
     run: String,
+    /// The plugin peer's command line: the same component and limits.
+    plugin_args: Vec<String>,
 }
 
 impl Bench {
@@ -162,11 +169,13 @@ impl Bench {
     }
 
     /// The peers, each under its own prefix of this run.
-    fn object_peers(&self) -> Result<Vec<Peer>, BenchError> {
+    async fn object_peers(&self) -> Result<Vec<Peer>, BenchError> {
         let run = &self.run;
-        Peer::all(&self.host, &self.target, self.pool_size(), |peer| {
+        let (host, target, pool) = (&self.host, &self.target, self.pool_size());
+        Peer::all(host, target, pool, &self.plugin_args, |peer| {
             format!("{run}/{peer}")
         })
+        .await
     }
 
     /// Put, get (and for the range source, ranged reads), delete of objects
@@ -174,7 +183,7 @@ impl Bench {
     /// round. Deletes are reported for the smallest objects only; for the
     /// others they only clean up.
     async fn objects(&mut self, size: usize, c: usize) -> Result<(), BenchError> {
-        let peers = self.object_peers()?;
+        let peers = self.object_peers().await?;
         let n = self.plan.objects(size, c);
         let data = Bytes::from(self.rng.bytes(size));
         let server = self.target.server_threads();
@@ -271,7 +280,8 @@ impl Bench {
     /// peer: one listing per worker per batch.
     async fn listing(&mut self, keys: usize) -> Result<(), BenchError> {
         let sub = format!("{}/list-{keys}", self.run);
-        let peers = Peer::all(&self.host, &self.target, self.pool_size(), |_| sub.clone())?;
+        let (host, target, pool) = (&self.host, &self.target, self.pool_size());
+        let peers = Peer::all(host, target, pool, &self.plugin_args, |_| sub.clone()).await?;
         let seeder = peers.iter().find(|p| matches!(p, Peer::Raw(_))).cloned();
         let seeder = seeder.ok_or_else(|| BenchError("no raw peer to seed the listing".into()))?;
         self.report.progress(&format!("seeding {keys} keys"));

@@ -1,7 +1,9 @@
 //! The clients compared, all against the same server in the same run: the
-//! component (through a [`StorePool`]), Rust's `object_store` (its S3
-//! client, as an application would use it), and raw presigned HTTP (the
-//! practical upper bound of this machine's HTTP path).
+//! component (through a [`StorePool`]), the component behind the plugin
+//! protocol (this program's `plakar` verb spawned, and a gRPC client over its
+//! pipes: what Plakar runs, so its overhead over the direct host API shows),
+//! Rust's `object_store` (its S3 client, as an application would use it), and
+//! raw presigned HTTP (the practical upper bound of this machine's HTTP path).
 //!
 //! Every peer writes the keys the component writes (the kloset layout,
 //! packfiles fanned out by MAC) and discards what it reads, so the only
@@ -17,36 +19,43 @@ use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
+use super::plugin::PluginPeer;
 use super::raw::RawHttp;
 use super::target::Target;
 use super::BenchError;
-use crate::pool::StorePool;
-use crate::{Host, Range, ResourceKind};
+use kloset_host::StorePool;
+use kloset_host::{Host, Range, ResourceKind};
 
 #[derive(Clone)]
 pub enum Peer {
     Component(StorePool),
+    Plugin(Arc<PluginPeer>),
     ObjectStore(Arc<AmazonS3>, Arc<Layout>),
     Raw(Box<RawHttp>),
 }
 
 pub const COMPONENT: &str = "component";
+pub const PLUGIN: &str = "plugin";
 /// The peer every ratio is taken against.
 pub const REFERENCE: &str = "object_store";
 const RAW: &str = "raw_http";
 
 impl Peer {
-    /// The three peers, each on the store at `sub(its name)`; `pool`
-    /// instances of the component at most.
-    pub fn all(
+    /// The four peers, each on the store at `sub(its name)`; `pool`
+    /// instances of the component at most (in the plugin too).
+    pub async fn all(
         host: &Host,
         target: &Target,
         pool: NonZeroUsize,
+        plugin_args: &[String],
         sub: impl Fn(&str) -> String,
     ) -> Result<Vec<Peer>, BenchError> {
         let pairs = target.component_pairs(&sub(COMPONENT));
+        let plugin_pairs = target.component_pairs(&sub(PLUGIN));
+        let plugin = PluginPeer::start(plugin_args, plugin_pairs, pool).await?;
         Ok(vec![
             Peer::Component(StorePool::new(host.clone(), pairs, pool)),
+            Peer::Plugin(Arc::new(plugin)),
             object_store(target, &sub(REFERENCE))?,
             Peer::Raw(Box::new(RawHttp::new(&target.config(&sub(RAW))))),
         ])
@@ -55,6 +64,7 @@ impl Peer {
     pub fn name(&self) -> &'static str {
         match self {
             Peer::Component(_) => COMPONENT,
+            Peer::Plugin(_) => PLUGIN,
             Peer::ObjectStore(..) => REFERENCE,
             Peer::Raw(_) => RAW,
         }
@@ -72,6 +82,7 @@ impl Peer {
                 let mut store = pool.checkout().await?;
                 store.put(ResourceKind::Packfile, mac, &data[..]).await?;
             }
+            Peer::Plugin(plugin) => plugin.put(mac, data).await?,
             Peer::ObjectStore(store, layout) => {
                 let path = object_path(layout, mac);
                 let sent = store.put(&path, PutPayload::from(data)).await;
@@ -91,6 +102,7 @@ impl Peer {
                 let sink = tokio::io::sink();
                 Ok(store.get(ResourceKind::Packfile, mac, range, sink).await?)
             }
+            Peer::Plugin(plugin) => plugin.get(mac, range).await,
             Peer::ObjectStore(store, layout) => {
                 let path = object_path(layout, mac);
                 if let Some(Range { offset, length }) = range {
@@ -119,6 +131,7 @@ impl Peer {
                     .delete(ResourceKind::Packfile, mac)
                     .await?
             }
+            Peer::Plugin(plugin) => plugin.delete(mac).await?,
             Peer::ObjectStore(store, layout) => {
                 let path = object_path(layout, mac);
                 store
@@ -138,6 +151,7 @@ impl Peer {
                 let mut store = pool.checkout().await?;
                 Ok(store.list(ResourceKind::Packfile).await?.len() as u64)
             }
+            Peer::Plugin(plugin) => plugin.list().await,
             Peer::ObjectStore(store, layout) => {
                 let prefix = Path::from(layout.list_prefix(Kind::Packfile));
                 let mut listing = store.list(Some(&prefix));

@@ -305,6 +305,16 @@ impl StoreHandle {
         self.end(r.map(Ok))
     }
 
+    /// What went wrong since the last call without failing one (the
+    /// component keeps them until asked), oldest first.
+    pub async fn take_warnings(&mut self) -> Result<Vec<String>, HostError> {
+        self.begin()?;
+        let r = guest(&self.bindings)
+            .call_take_warnings(&mut self.store, self.resource)
+            .await;
+        self.end(r.map(Ok))
+    }
+
     /// Whether calls can still succeed: the instance has not trapped, no
     /// call was abandoned half-way and the store was not closed. A pool
     /// keeps only such handles.

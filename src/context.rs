@@ -136,21 +136,32 @@ impl<T: Transport> Shared<T> {
     }
 
     /// Where `CONFIG` goes: readable in STANDARD, locked like packfiles (a
-    /// kloset whose CONFIG can be destroyed is lost), and on archive tiers
-    /// copied to `CONFIG.frozen` in the tier, as the Go connector keeps it.
-    /// The copy follows CONFIG: written after it, so that CONFIG alone says
-    /// whether a kloset exists, and a create that stopped half-way is
-    /// completed by the same create again.
+    /// kloset whose CONFIG can be destroyed is lost), never replaced.
     pub fn config_placement(&self) -> Placement {
-        let key = self.layout.config_key();
         Placement {
-            archive_copy: self.archive().then(|| Layout::frozen(&key)),
-            key,
+            key: self.layout.config_key(),
             class: StorageClass::Standard,
             locked: true,
+            archive_copy: None,
             immutable: true,
             what: "CONFIG",
         }
+    }
+
+    /// Archive tiers: where the copy of `CONFIG` in the tier goes
+    /// (`CONFIG.frozen`, as the Go connector keeps it). It is written before
+    /// CONFIG, which alone says whether a kloset exists: a tier the server
+    /// refuses then leaves no kloset behind. Hence it is not immutable: a
+    /// copy left by a create that never wrote CONFIG is replaced by the next.
+    pub fn config_copy_placement(&self) -> Option<Placement> {
+        self.archive().then(|| Placement {
+            key: Layout::frozen(&self.layout.config_key()),
+            class: self.config.storage_class,
+            locked: true,
+            archive_copy: None,
+            immutable: false,
+            what: "CONFIG",
+        })
     }
 
     /// Every key an object may occupy: on archive tiers, also its

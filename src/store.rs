@@ -7,10 +7,11 @@ use std::rc::Rc;
 use crate::actions;
 use crate::client::{SendError, Transport};
 use crate::config::{Config, ObjectLock};
-use crate::context::Shared;
+use crate::context::{Placement, Shared};
 use crate::download::Download;
 use crate::error::{Error, Result};
-use crate::integrity::{content_md5_of, sha256};
+use crate::existing::{self, Existing};
+use crate::integrity::{content_md5_of, sha256, SinglePart};
 use crate::layout::{Kind, Layout, Mac};
 use crate::listing::{Listing, Pages};
 use crate::object_lock::{self, BucketLock};
@@ -39,12 +40,12 @@ impl<T: Transport> Store<T> {
     }
 
     /// Creates the kloset: the bucket if missing (with Object Lock when it is
-    /// configured), then `CONFIG` (and, for archive tiers, its copy
-    /// `CONFIG.frozen`). Another kloset's `CONFIG` is never overwritten
-    /// (`already-exists`); the same bytes again are success, so a create that
-    /// stopped half-way (its answer lost, its archive copy or lock not made)
-    /// is completed by the same create again. With Object Lock configured, a
-    /// bucket without it is refused before anything is written.
+    /// configured), then, for archive tiers, `CONFIG.frozen`, then `CONFIG`.
+    /// Another kloset's `CONFIG` is never overwritten (`already-exists`); the
+    /// same bytes again are success, so a create that stopped half-way (its
+    /// answer lost, its lock not set) is completed by the same create again.
+    /// With Object Lock configured, a bucket without it is refused before
+    /// anything is written.
     pub fn create(&self, config: &[u8]) -> Result<()> {
         let s = &self.shared;
         s.check_open()?;
@@ -52,11 +53,20 @@ impl<T: Transport> Store<T> {
             self.create_bucket()?;
         }
         object_lock::require_on_bucket(s)?;
-        let mut upload = Upload::new(self.shared.clone(), s.config_placement())?;
-        upload.write(config)?;
-        match upload.finish() {
+        if let Some(copy) = s.config_copy_placement() {
+            // Another kloset's CONFIG: refused before its copy is touched.
+            let key = s.layout.config_key();
+            let ours = SinglePart::of(config).identities();
+            if existing::compare(&self.shared, &key, config.len() as u64, &ours)?
+                == Existing::Different
+            {
+                return Err(self.already_initialised());
+            }
+            self.write(copy, config)?;
+        }
+        match self.write(s.config_placement(), config) {
             Err(Error::AlreadyExists(_)) => Err(self.already_initialised()),
-            other => other.map(drop),
+            other => other,
         }
     }
 
@@ -310,6 +320,13 @@ impl<T: Transport> Store<T> {
         }
     }
 
+    /// One whole object, written where `placement` says.
+    fn write(&self, placement: Placement, data: &[u8]) -> Result<()> {
+        let mut upload = Upload::new(self.shared.clone(), placement)?;
+        upload.write(data)?;
+        upload.finish().map(drop)
+    }
+
     fn already_initialised(&self) -> Error {
         Error::AlreadyExists(format!(
             "bucket `{}` already holds a kloset at `{}` (another CONFIG)",
@@ -381,34 +398,53 @@ mod tests {
     }
 
     #[test]
-    fn on_archive_tiers_config_decides_and_its_copy_follows() {
-        let copied = "<CopyObjectResult><ETag>\"e\"</ETag></CopyObjectResult>";
-        // CONFIG.frozen left by a create that stopped before CONFIG (older
-        // versions wrote it first) does not block: CONFIG is written, then
-        // copied over it.
+    fn on_archive_tiers_config_decides_and_its_copy_comes_first() {
+        // CONFIG.frozen left by a create that never wrote CONFIG does not
+        // block: it is replaced, then CONFIG written.
         let script = Script::new(vec![
             listed(),
             ("HEAD /bkt/CONFIG", Reply::status(404)),
+            ("PUT /bkt/CONFIG.frozen", Reply::stored("e")),
+            ("HEAD /bkt/CONFIG", Reply::status(404)),
             ("PUT /bkt/CONFIG", Reply::stored("e")),
-            ("PUT /bkt/CONFIG.frozen", Reply::xml(200, copied)),
         ]);
         let store = script.store(&[("storage_class", "DEEP_ARCHIVE")]);
         assert_eq!(store.create(b"config"), Ok(()));
         script.assert_done();
-        let copy = &script.seen()[3];
-        assert_eq!(copy.header("x-amz-copy-source"), Some("/bkt/CONFIG"));
-        assert_eq!(copy.header("x-amz-storage-class"), Some("DEEP_ARCHIVE"));
-        assert_eq!(script.seen()[2].header("x-amz-storage-class"), None);
+        let seen = script.seen();
+        assert_eq!(seen[2].header("x-amz-storage-class"), Some("DEEP_ARCHIVE"));
+        assert_eq!(seen[2].header("if-none-match"), None);
+        assert_eq!(seen[4].header("x-amz-storage-class"), None);
+        assert_eq!(seen[4].header("if-none-match"), Some("*"));
 
-        // The copy failed the first time: the same create makes it.
-        let again = Script::new(vec![
+        // A tier the server refuses leaves no kloset behind.
+        let refused = Script::new(vec![
             listed(),
-            ("HEAD /bkt/CONFIG", head_of(b"config", &[])),
-            ("PUT /bkt/CONFIG.frozen", Reply::xml(200, copied)),
+            ("HEAD /bkt/CONFIG", Reply::status(404)),
+            (
+                "PUT /bkt/CONFIG.frozen",
+                Reply::error(400, "InvalidStorageClass"),
+            ),
         ]);
-        let store = again.store(&[("storage_class", "DEEP_ARCHIVE")]);
-        assert_eq!(store.create(b"config"), Ok(()));
-        again.assert_done();
+        let store = refused.store(&[("storage_class", "DEEP_ARCHIVE")]);
+        let err = store.create(b"config").unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidConfig { key, .. } if key == "storage_class"),
+            "{err}"
+        );
+        refused.assert_done();
+
+        // Another kloset's CONFIG: its copy is not touched.
+        let other = Script::new(vec![
+            listed(),
+            ("HEAD /bkt/CONFIG", head_of(b"other!", &[])),
+        ]);
+        let store = other.store(&[("storage_class", "DEEP_ARCHIVE")]);
+        assert!(matches!(
+            store.create(b"config"),
+            Err(Error::AlreadyExists(_))
+        ));
+        other.assert_done();
     }
 
     #[test]

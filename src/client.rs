@@ -248,11 +248,13 @@ impl<T: Transport> Client<T> {
         self.run(budget, req, body, payload, &mut reading(accept), None)
     }
 
-    /// [`Client::send_document`] for a request that must not simply be sent
-    /// again (CreateMultipartUpload: each one that lands starts an upload).
-    /// After a failure that may have landed all the same — no complete
-    /// answer, or a 2xx answer that cannot be read — `recover` undoes what
-    /// it may have done, before the request is retried or given up.
+    /// [`Client::send_document`] for a request that does not simply end the
+    /// same when sent twice: each CreateMultipartUpload that lands starts an
+    /// upload; a CompleteMultipartUpload that landed makes the next attempt
+    /// fail. After a failure that may have landed all the same — no complete
+    /// answer, or a 2xx answer that cannot be read — `recover` is told, to
+    /// undo or remember what it may have done, before the request is retried
+    /// or given up.
     pub fn send_non_idempotent<R>(
         &self,
         req: &Request,

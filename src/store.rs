@@ -284,9 +284,13 @@ impl<T: Transport> Store<T> {
         }
     }
 
+    /// CreateBucket in the region requests are signed for (the configured
+    /// one, or the one the server named): S3 refuses a location that
+    /// contradicts the signature's.
     fn create_bucket(&self) -> Result<()> {
         let s = &self.shared;
-        let body = xml::create_bucket_body(&s.config.region).unwrap_or_default();
+        let region = s.client.region();
+        let body = xml::create_bucket_body(&region).unwrap_or_default();
         let md5 = (!body.is_empty()).then(|| content_md5_of(body.as_bytes()));
         let lock = s.config.object_lock.is_some();
         let req = actions::create_bucket(&s.bucket, md5.as_deref(), lock);
@@ -300,6 +304,13 @@ impl<T: Transport> Store<T> {
             Ok(_) => Ok(()),
             // Someone (maybe our own lost first attempt) created it meanwhile.
             Err(SendError::Rejected(f)) if f.code == "BucketAlreadyOwnedByYou" => Ok(()),
+            // Some servers (s3s-fs) say so for a bucket of ours too: one we
+            // can list is ours to use.
+            Err(SendError::Rejected(f))
+                if f.code == "BucketAlreadyExists" && self.bucket_exists().unwrap_or(false) =>
+            {
+                Ok(())
+            }
             Err(SendError::Rejected(f))
                 if matches!(
                     f.code.as_str(),
@@ -309,10 +320,9 @@ impl<T: Transport> Store<T> {
                 Err(Error::config(
                     "region",
                     format!(
-                        "the server refused to create bucket `{}` in region `{}`: {f}; set the \
-                         server's region or create the bucket beforehand",
+                        "the server refused to create bucket `{}` in region `{region}`: {f}; set \
+                         the server's region or create the bucket beforehand",
                         s.bucket.name(),
-                        s.config.region
                     ),
                 ))
             }
@@ -445,6 +455,54 @@ mod tests {
             Err(Error::AlreadyExists(_))
         ));
         other.assert_done();
+    }
+
+    #[test]
+    fn a_bucket_is_created_in_the_region_the_server_named() {
+        let elsewhere = "<Error><Code>AuthorizationHeaderMalformed</Code>\
+                         <Region>eu-west-3</Region></Error>";
+        let script = Script::new(vec![
+            ("GET /bkt?", Reply::xml(400, elsewhere)),
+            ("GET /bkt?", Reply::error(404, "NoSuchBucket")),
+            ("PUT /bkt", Reply::status(200)),
+            ("HEAD /bkt/CONFIG", Reply::status(404)),
+            ("PUT /bkt/CONFIG", Reply::stored("e")),
+        ]);
+        assert_eq!(script.store(&[]).create(b"config"), Ok(()));
+        script.assert_done();
+        let body = String::from_utf8_lossy(&script.seen()[2].body).into_owned();
+        assert!(
+            body.contains("<LocationConstraint>eu-west-3</LocationConstraint>"),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn a_bucket_create_retried_after_it_landed_is_fine() {
+        // s3s-fs answers BucketAlreadyExists where AWS says ...OwnedByYou.
+        let script = Script::new(vec![
+            ("GET /bkt?", Reply::error(404, "NoSuchBucket")),
+            ("PUT /bkt", Reply::reset()),
+            ("PUT /bkt", Reply::error(409, "BucketAlreadyExists")),
+            listed(),
+            ("HEAD /bkt/CONFIG", Reply::status(404)),
+            ("PUT /bkt/CONFIG", Reply::stored("e")),
+        ]);
+        assert_eq!(script.store(&[]).create(b"config"), Ok(()));
+        script.assert_done();
+
+        // Someone else's: the listing is refused, and so is the create.
+        let taken = Script::new(vec![
+            ("GET /bkt?", Reply::error(404, "NoSuchBucket")),
+            ("PUT /bkt", Reply::error(409, "BucketAlreadyExists")),
+            ("GET /bkt?", Reply::error(403, "AccessDenied")),
+        ]);
+        let err = taken.store(&[]).create(b"config").unwrap_err();
+        assert!(
+            matches!(&err, Error::AlreadyExists(m) if m.contains("BucketAlreadyExists")),
+            "{err}"
+        );
+        taken.assert_done();
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! object became visible (its retention or archive copy could not be set),
 //! the error says so, and putting the same bytes again completes it.
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 use crate::actions::{self, WriteOptions, META_PART_SIZE, META_XXH3};
@@ -349,7 +350,8 @@ impl<T: Transport> Upload<T> {
             &self.shared.object,
         );
         let hash = sha256(body.as_bytes());
-        let sent = self.shared.client.send_document(
+        let landed = Cell::new(false);
+        let sent = self.shared.client.send_non_idempotent(
             &req,
             body.as_bytes(),
             Payload::Sha256(&hash),
@@ -357,6 +359,7 @@ impl<T: Transport> Upload<T> {
                 let version = answer.header("x-amz-version-id").map(str::to_owned);
                 xml::parse_complete_multipart(answer.status, &answer.body).map(|_| version)
             },
+            |_| landed.set(true),
         );
         match sent {
             Ok(version) => {
@@ -364,18 +367,23 @@ impl<T: Transport> Upload<T> {
                 self.phase = Phase::Buffering;
                 self.confirm_lock(self.key(), version.as_deref(), retention)
             }
-            // 412: someone wrote the key since we looked. 404 NoSuchUpload: a
-            // retried Complete whose first attempt landed. Either way the
-            // object now there decides.
-            Err(e) if matches!(e.status(), Some(412 | 404)) => {
-                self.release_multipart();
-                let why = match e.status() {
-                    Some(412) => {
-                        "the server refused to complete the upload as the key exists (412)"
-                    }
-                    _ => "the server no longer knows the upload (404)",
-                };
+            // Someone wrote the key since we looked: our upload is still
+            // there, and goes.
+            Err(e) if e.status() == Some(412) => {
+                self.release_multipart(true);
+                let why = "the server refused to complete the upload as the key exists (412)";
                 self.settle(&ours, why)
+            }
+            // A Complete retried after an attempt that may have landed: the
+            // retry's refusal (404 NoSuchUpload on S3; s3s-fs says 403) may
+            // be our own success. The object now there decides.
+            Err(e) if landed.get() || e.status() == Some(404) => {
+                self.release_multipart(false);
+                let refusal = self
+                    .shared
+                    .refusal(self.key(), e, self.shared.object.sent());
+                let why = format!("completing the upload was retried, which answered `{refusal}`");
+                self.settle(&ours, &why)
             }
             Err(e) => Err(self
                 .shared
@@ -491,16 +499,18 @@ impl<T: Transport> Upload<T> {
         abort(&self.shared, self.key(), &multipart.upload_id)
     }
 
-    /// Drops our upload once the object is known to be there: a refusal
-    /// (some servers answer 405) changes nothing for the caller and is only
-    /// worth a warning.
-    fn release_multipart(&mut self) {
-        if let Err(e) = self.abort_multipart() {
-            self.shared.warn(format!(
+    /// Drops our upload once the object is there. A refusal changes nothing
+    /// for the caller; it is worth a warning when the upload is known to be
+    /// alive (`alive`), not after a Complete that may have landed, which
+    /// consumed it (servers then answer 404, or 403 like s3s-fs).
+    fn release_multipart(&mut self, alive: bool) {
+        match self.abort_multipart() {
+            Err(e) if alive => self.shared.warn(format!(
                 "{}: aborting our now useless multipart upload failed ({e}): its parts stay \
                  until a lifecycle rule (AbortIncompleteMultipartUpload) removes them",
                 self.key()
-            ));
+            )),
+            _ => {}
         }
     }
 }
@@ -869,27 +879,49 @@ mod tests {
 
     #[test]
     fn a_retried_complete_whose_first_attempt_landed_still_locks_the_object() {
+        // S3 answers the retry 404 NoSuchUpload; s3s-fs 403 AccessDenied.
+        for refusal in [
+            Reply::error(404, "NoSuchUpload"),
+            Reply::error(403, "AccessDenied"),
+        ] {
+            let data = large();
+            let script = Script::new(vec![
+                ("HEAD /bkt/packfiles/ab/", Reply::status(404)),
+                ("POST /bkt/packfiles/ab/", Reply::xml(200, INITIATE)),
+                ("PUT /bkt/packfiles/ab/", Reply::stored("p1")),
+                ("PUT /bkt/packfiles/ab/", Reply::stored("p2")),
+                // The first Complete lands, its answer is lost.
+                ("POST /bkt/packfiles/ab/", Reply::reset()),
+                ("POST /bkt/packfiles/ab/", refusal.clone()),
+                ("DELETE /bkt/packfiles/ab/", refusal),
+                ("HEAD /bkt/packfiles/ab/", multipart_head(&data)),
+                ("PUT /bkt/packfiles/ab/", Reply::status(200)),
+            ]);
+            let store = script.store(&[&LOCK_1D[..], &PART_5MIB].concat());
+            assert_eq!(put(&store, &data), Ok(data.len() as u64));
+            script.assert_done();
+            assert!(script.lines()[8].contains("?retention="));
+            assert!(store.take_warnings().is_empty(), "the upload was consumed");
+        }
+
+        // Nothing there after all: the refusal is in the error.
         let data = large();
         let script = Script::new(vec![
             ("HEAD /bkt/packfiles/ab/", Reply::status(404)),
             ("POST /bkt/packfiles/ab/", Reply::xml(200, INITIATE)),
             ("PUT /bkt/packfiles/ab/", Reply::stored("p1")),
             ("PUT /bkt/packfiles/ab/", Reply::stored("p2")),
-            // The first Complete lands, its answer is lost.
             ("POST /bkt/packfiles/ab/", Reply::reset()),
-            ("POST /bkt/packfiles/ab/", Reply::error(404, "NoSuchUpload")),
-            (
-                "DELETE /bkt/packfiles/ab/",
-                Reply::error(404, "NoSuchUpload"),
-            ),
-            ("HEAD /bkt/packfiles/ab/", multipart_head(&data)),
-            ("PUT /bkt/packfiles/ab/", Reply::status(200)),
+            ("POST /bkt/packfiles/ab/", Reply::error(403, "AccessDenied")),
+            ("DELETE /bkt/packfiles/ab/", Reply::status(204)),
+            ("HEAD /bkt/packfiles/ab/", Reply::status(404)),
         ]);
-        let store = script.store(&[&LOCK_1D[..], &PART_5MIB].concat());
-        assert_eq!(put(&store, &data), Ok(data.len() as u64));
+        let err = put(&script.store(&PART_5MIB), &data).unwrap_err();
+        assert!(
+            matches!(&err, Error::Unavailable(m) if m.contains("AccessDenied") && m.contains("put it again")),
+            "{err}"
+        );
         script.assert_done();
-        assert!(script.lines()[8].contains("?retention="));
-        assert!(store.take_warnings().is_empty());
     }
 
     #[test]

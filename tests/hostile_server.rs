@@ -250,6 +250,32 @@ fn cases() -> Vec<Case> {
                 _ => sane(s),
             }
         }),
+        // Numbers from the server.
+        case("a part size of 2^32 in the metadata", Op::Get(None), Expect::Answer("20 bytes read"), {
+            let body = body.clone();
+            move |s| match s.method.as_str() {
+                // One part of a multipart upload: its ETag is the MD5 of its MD5.
+                "GET" => {
+                    let etag = md5_hex(&kloset_s3::integrity::md5(&body));
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: 20\r\nETag: \"{etag}-1\"\r\n\
+                         x-amz-meta-kloset-part-size: 4294967296\r\n\r\n"
+                    );
+                    let mut raw = head.into_bytes();
+                    raw.extend_from_slice(&body);
+                    Reply::Raw(raw)
+                }
+                _ => sane(s),
+            }
+        }),
+        // Not S3 at all.
+        case("a web page answering the bucket", Op::Ping, Expect::Error(|e| other_containing(e, "not as S3")), |_| {
+            Reply::Full {
+                status: 200,
+                headers: vec![("Content-Type".into(), "text/html".into())],
+                body: b"<html><body>Welcome to the hotel Wi-Fi</body></html>".to_vec(),
+            }
+        }),
         // HTTP framing lies.
         case("Content-Length shorter than the body", Op::Get(None), Expect::Error(|e| matches!(e, Error::Corrupted(_))), {
             let body = body.clone();

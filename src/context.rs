@@ -215,7 +215,7 @@ impl<T: Transport> Shared<T> {
     }
 
     /// Something went wrong that does not fail the call (an upload the
-    /// server refused to abort): kept for the host, which logs it.
+    /// server refused to abort): kept for the host to take and report.
     pub fn warn(&self, warning: String) {
         let mut warnings = self.warnings.borrow_mut();
         if warnings.kept.len() < MAX_WARNINGS {

@@ -9,9 +9,9 @@
 //! `If-None-Match: *` where `conditional_writes` allows. Present: nothing is
 //! sent; the bytes are only digested, and `finish` answers success for the
 //! same bytes and `already-exists` for others. A write the server refuses
-//! because the key appeared meanwhile (412), and a retried
-//! CompleteMultipartUpload whose first attempt had landed (404), end the same
-//! way.
+//! because the key appeared meanwhile (412), and a CompleteMultipartUpload
+//! retried after its first attempt landed (S3 answers 404 NoSuchUpload), end
+//! the same way.
 //!
 //! Every way `finish` succeeds leaves the object under the configured Object
 //! Lock retention (see [`crate::object_lock`]). When `finish` fails after the
@@ -140,11 +140,12 @@ impl<T: Transport> Upload<T> {
             // The step's error is what the caller needs; an abort that fails
             // too (the server is likely unreachable) is only worth a warning.
             if let Err(e) = self.abort_multipart() {
-                self.shared.warn(format!(
-                    "{}: the failed upload could not be aborted ({e}): its parts stay until a \
-                     lifecycle rule (AbortIncompleteMultipartUpload) removes them",
-                    self.key()
-                ));
+                leftover_parts(
+                    &self.shared,
+                    self.key(),
+                    "the failed upload could not be aborted",
+                    e,
+                );
             }
         })
     }
@@ -505,11 +506,12 @@ impl<T: Transport> Upload<T> {
     /// consumed it (servers then answer 404, or 403 like s3s-fs).
     fn release_multipart(&mut self, alive: bool) {
         match self.abort_multipart() {
-            Err(e) if alive => self.shared.warn(format!(
-                "{}: aborting our now useless multipart upload failed ({e}): its parts stay \
-                 until a lifecycle rule (AbortIncompleteMultipartUpload) removes them",
-                self.key()
-            )),
+            Err(e) if alive => leftover_parts(
+                &self.shared,
+                self.key(),
+                "aborting our now useless multipart upload failed",
+                e,
+            ),
             _ => {}
         }
     }
@@ -599,12 +601,18 @@ fn abort_uploads_of<T: Transport>(shared: &Shared<T>, key: &str) {
             .try_for_each(|upload| abort(shared, key, &upload.upload_id))
     });
     if let Err(e) = outcome {
-        shared.warn(format!(
-            "{key}: an answer to CreateMultipartUpload was lost, and the upload it may have \
-             started could not be found and aborted ({e}): if it exists, its parts stay until \
-             a lifecycle rule (AbortIncompleteMultipartUpload) removes them"
-        ));
+        let why = "an answer to CreateMultipartUpload was lost, and the upload it may have \
+                   started could not be found and aborted";
+        leftover_parts(shared, key, why, e);
     }
+}
+
+/// Warns of parts left on `key` because of `error`.
+fn leftover_parts<T: Transport>(shared: &Shared<T>, key: &str, why: &str, error: Error) {
+    shared.warn(format!(
+        "{key}: {why} ({error}): its parts stay until a lifecycle rule \
+         (AbortIncompleteMultipartUpload) removes them"
+    ));
 }
 
 /// A write the server answered without the ETag S3 always sends.
@@ -619,11 +627,8 @@ impl<T: Transport> Drop for Upload<T> {
     fn drop(&mut self) {
         if self.state == State::Open {
             if let Err(e) = self.abort_multipart() {
-                self.shared.warn(format!(
-                    "{}: the abandoned upload could not be aborted ({e}): its parts stay until a \
-                     lifecycle rule (AbortIncompleteMultipartUpload) removes them",
-                    self.key()
-                ));
+                let why = "the abandoned upload could not be aborted";
+                leftover_parts(&self.shared, self.key(), why, e);
             }
         }
     }

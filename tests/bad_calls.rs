@@ -4,7 +4,7 @@
 
 use std::sync::atomic::Ordering;
 
-use kloset_host::{Mode, Range, ResourceKind, StoreHandle};
+use kloset_host::{Host, HostOptions, Mode, Range, ResourceKind, StoreHandle};
 use kloset_s3::error::Error;
 use kloset_s3_tests::proxy::{Fault, FaultProxy, Target};
 use kloset_s3_tests::{data, get, host, mac, servers, store_error, TestServer};
@@ -419,4 +419,35 @@ async fn create_again_completes_with_the_same_bytes_and_refuses_others() {
         let mut fresh = host().open(&server.config(&bucket, "", &[])).await.unwrap();
         assert_eq!(fresh.open().await.unwrap(), b"config", "{name}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_part_larger_than_the_memory_limit_is_a_clear_error_not_a_trap() {
+    let servers = servers().await;
+    let server = &servers[0];
+    let small = Host::new(HostOptions {
+        memory_limit: 12 * MIB,
+        ..HostOptions::default()
+    })
+    .unwrap();
+    let bucket = kloset_s3_tests::unique_bucket("bigpart");
+    let mut store = small
+        .open(&server.config(&bucket, "", &[("part_size", "16MiB")]))
+        .await
+        .unwrap();
+    store.create(b"c").await.unwrap();
+    let err = store
+        .put(ResourceKind::Packfile, &mac(95), &data(95, 20 * MIB)[..])
+        .await
+        .unwrap_err();
+    match store_error(err) {
+        Error::InvalidConfig { key, message } => {
+            assert_eq!(key, "part_size");
+            assert!(message.contains("memory limit"), "{message}");
+        }
+        other => panic!("expected a configuration error, got {other}"),
+    }
+    // The instance lives on.
+    store.ping().await.unwrap();
+    assert!(store.list(ResourceKind::Packfile).await.unwrap().is_empty());
 }

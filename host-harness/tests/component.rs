@@ -204,10 +204,12 @@ async fn objects_stream_through_bounded_guest_memory() {
 
 #[tokio::test]
 async fn a_trapped_instance_is_dead_and_the_host_opens_a_fresh_one() {
-    // Too little memory for one 16 MiB part: the guest's allocation fails.
-    let bed = Bed::new(12 * MIB).await;
-    let config = bed.config(&[("part_size", "16MiB")]);
-    let mut store = bed.kloset(&[("part_size", "16MiB")]).await;
+    // Too little memory for a 1 MiB chunk of a write: the guest's allocation
+    // of the call's argument fails. (A part too large for the limit is a
+    // clear error instead: the component reserves it with a fallible call.)
+    let bed = Bed::new(2 * MIB).await;
+    let config = bed.config(&[]);
+    let mut store = bed.kloset(&[]).await;
 
     let bytes = object(20 * MIB);
     let err = store
@@ -442,9 +444,10 @@ async fn concurrent_puts_and_gets_through_a_pool_give_back_each_object() {
 
 #[tokio::test]
 async fn a_trapped_instance_is_not_given_out_again() {
-    // Too little memory for one 16 MiB part: the guest's allocation fails.
-    let bed = Bed::new(12 * MIB).await;
-    let pool = bed.pool(&[("part_size", "16MiB")], NonZeroUsize::MIN).await;
+    // Too little memory for a 1 MiB chunk of a write: the guest's allocation
+    // of the call's argument fails.
+    let bed = Bed::new(2 * MIB).await;
+    let pool = bed.pool(&[], NonZeroUsize::MIN).await;
 
     let big = vec![7u8; 20 * MIB];
     let mut store = pool.checkout().await.expect("checkout");

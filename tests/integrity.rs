@@ -325,6 +325,46 @@ async fn a_complete_multipart_answer_lost_or_cut_settles_on_the_stored_object() 
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_identical_object_whose_upload_cannot_be_aborted_is_a_success_with_a_warning() {
+    let servers = servers().await;
+    let server = &servers[0];
+    let (proxy, _, mut store) = through_proxy(server, "noabort", &[("part_size", "5MiB")]).await;
+    let body = data(55, (5 << 20) + 5);
+    store
+        .put(ResourceKind::Packfile, &mac(55), &body[..])
+        .await
+        .unwrap();
+    // The same bytes again, as if the first put had not landed yet when the
+    // check looked: the upload runs, Complete answers 412, and the server
+    // refuses to abort the now useless upload.
+    proxy.script(&[
+        (Target::Head, Fault::Status(404, "NoSuchKey")),
+        (
+            Target::AbortMultipart,
+            Fault::Status(405, "MethodNotAllowed"),
+        ),
+    ]);
+    store
+        .put(ResourceKind::Packfile, &mac(55), &body[..])
+        .await
+        .unwrap();
+    assert_eq!(proxy.pending(), 0, "the faults were not injected");
+    let warnings = store.take_warnings().await.unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("MethodNotAllowed") && warnings[0].contains("parts stay"),
+        "{}",
+        warnings[0]
+    );
+    assert!(
+        get(&mut store, ResourceKind::Packfile, &mac(55), None)
+            .await
+            .unwrap()
+            == body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_listing_page_cut_mid_body_is_read_again() {
     for server in servers().await {
         let name = server.name;

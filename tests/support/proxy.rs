@@ -68,6 +68,10 @@ pub enum Target {
     CreateMultipart,
     /// CompleteMultipartUpload (`POST ?uploadId=`).
     CompleteMultipart,
+    /// AbortMultipartUpload (`DELETE ?uploadId=`).
+    AbortMultipart,
+    /// HEAD of an object.
+    Head,
 }
 
 impl Target {
@@ -86,6 +90,8 @@ impl Target {
             Target::List => method == hyper::Method::GET && has("list-type"),
             Target::CreateMultipart => method == hyper::Method::POST && has("uploads"),
             Target::CompleteMultipart => method == hyper::Method::POST && has("uploadId"),
+            Target::AbortMultipart => method == hyper::Method::DELETE && has("uploadId"),
+            Target::Head => method == hyper::Method::HEAD,
         }
     }
 }

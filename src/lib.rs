@@ -3,9 +3,12 @@
 //! Data flows one way: [`config`] → request ([`actions`], [`bucket`], [`layout`])
 //! → signed request ([`sigv4`]) → transport (the only WASI-facing module, wasm32
 //! only) → response ([`xml`], [`integrity`]) → typed result ([`error`]).
-//! [`client`] adds signing and retries, [`store`], [`upload`] and [`download`]
-//! kloset's semantics. All of it but the transport and the export glue is pure
-//! and unit-tested natively.
+//! [`client`] adds signing and retries; [`store`] is kloset's semantics, over
+//! [`upload`], [`download`], [`listing`], [`existing`] (what a key holds) and
+//! [`object_lock`], all built on one [`context`] (none depends on `store`).
+//! The pure half is unit-tested natively as is; the stateful half over a
+//! scripted transport with a fake clock (`script`, tests only). Only the
+//! transport and the export glue are not.
 
 pub mod actions;
 pub mod bucket;

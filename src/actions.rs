@@ -281,6 +281,15 @@ pub fn complete_multipart(
     req
 }
 
+/// ListMultipartUploads of the uploads in progress on keys starting with
+/// `prefix` (one page: the uploads of one key are few).
+pub fn list_multipart_uploads(bucket: &Bucket, prefix: &str) -> Request {
+    bucket
+        .request(Method::Get)
+        .query("uploads", "")
+        .query("prefix", prefix)
+}
+
 pub fn abort_multipart(bucket: &Bucket, key: &str, upload_id: &str) -> Request {
     bucket
         .object(Method::Delete, key)

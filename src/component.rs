@@ -7,9 +7,10 @@ use crate::config::{Config, LockMode};
 use crate::download::Download;
 use crate::error::Error;
 use crate::layout::{Kind, Mac};
+use crate::listing::Listing;
 use crate::retention::Retention;
 use crate::secret::Secret;
-use crate::store::{Listing, Store};
+use crate::store::Store;
 use crate::transport::WasiTransport;
 use crate::upload::Upload;
 
@@ -179,6 +180,17 @@ impl wit::GuestStore for StoreResource {
             requests: stats.requests,
             retries: stats.retries,
         }
+    }
+
+    fn take_warnings(&self) -> Vec<String> {
+        let warnings = self.inner.take_warnings();
+        SECRETS.with_borrow(|known| {
+            let secrets: Vec<&str> = known.iter().map(Secret::expose).collect();
+            warnings
+                .into_iter()
+                .map(|w| Error::Other(w).redacted(&secrets).to_string())
+                .collect()
+        })
     }
 }
 

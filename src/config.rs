@@ -38,8 +38,10 @@ use quantity::{parse_duration, parse_integer, parse_size};
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
 
-/// S3's multipart limits: parts of 5 MiB to 5 GiB.
-const PART_SIZES: RangeInclusive<u64> = 5 * MIB..=5 * GIB;
+/// Part sizes: S3's smallest (5 MiB) to the largest part the component can
+/// buffer. S3 allows 5 GiB, but the component holds one part in its 32-bit
+/// memory, where no buffer reaches 2 GiB (a size past 4 GiB would even wrap).
+const PART_SIZES: RangeInclusive<u64> = 5 * MIB..=2 * GIB - MIB;
 /// Go's `PartSize: 16 << 20`: one part is what an upload buffers.
 const DEFAULT_PART_SIZE: u64 = 16 * MIB;
 const MAX_PARTS: RangeInclusive<u32> = 1..=10_000;

@@ -93,6 +93,29 @@ impl Error {
 }
 
 impl Error {
+    /// The same error with its message rewritten by `f` (for an S3 failure,
+    /// the server's message): to say in what state a failure left things.
+    pub fn map_message(self, f: impl FnOnce(String) -> String) -> Error {
+        match self {
+            Error::NotFound(m) => Error::NotFound(f(m)),
+            Error::AlreadyExists(m) => Error::AlreadyExists(f(m)),
+            Error::InvalidConfig { key, message } => Error::InvalidConfig {
+                key,
+                message: f(message),
+            },
+            Error::InvalidArgument(m) => Error::InvalidArgument(f(m)),
+            Error::Auth(failure) => Error::Auth(S3Failure {
+                message: f(failure.message),
+                ..failure
+            }),
+            Error::PermissionDenied(m) => Error::PermissionDenied(f(m)),
+            Error::Unsupported(m) => Error::Unsupported(f(m)),
+            Error::Corrupted(m) => Error::Corrupted(f(m)),
+            Error::Unavailable(m) => Error::Unavailable(f(m)),
+            Error::Other(m) => Error::Other(f(m)),
+        }
+    }
+
     /// This error with every occurrence of each of `secrets` replaced by
     /// `<redacted>`. Our messages never hold a secret, but a server's may: it
     /// can echo a request header (the session token, the SSE-C key) in its

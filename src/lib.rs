@@ -3,25 +3,34 @@
 //! Data flows one way: [`config`] → request ([`actions`], [`bucket`], [`layout`])
 //! → signed request ([`sigv4`]) → transport (the only WASI-facing module, wasm32
 //! only) → response ([`xml`], [`integrity`]) → typed result ([`error`]).
-//! [`client`] adds signing and retries, [`store`], [`upload`] and [`download`]
-//! kloset's semantics. All of it but the transport and the export glue is pure
-//! and unit-tested natively.
+//! [`client`] adds signing and retries; [`store`] is kloset's semantics, over
+//! [`upload`], [`download`], [`listing`], [`existing`] (what a key holds) and
+//! [`object_lock`], all built on one [`context`] (none depends on `store`).
+//! The pure half is unit-tested natively as is; the stateful half over a
+//! scripted transport with a fake clock (`script`, tests only). Only the
+//! transport and the export glue are not.
 
 pub mod actions;
 pub mod bucket;
 pub mod calendar;
 pub mod client;
 pub mod config;
+pub mod context;
 pub mod download;
 pub mod error;
+pub mod existing;
 pub mod hex;
 pub mod integrity;
 pub mod layout;
+pub mod listing;
+pub mod object_lock;
 pub mod refusal;
 pub mod region;
 pub mod request;
 pub mod retention;
 pub mod retry;
+#[cfg(test)]
+mod script;
 pub mod secret;
 pub mod sigv4;
 pub mod store;

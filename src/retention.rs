@@ -58,17 +58,23 @@ impl Retention {
     }
 
     /// The retention that keeps an object locked for the configured duration
-    /// from `now`, or `None` when `current` already does: the date only moves
-    /// later, in the object's own mode; an object without retention gets the
-    /// configured mode.
+    /// from `now`, or `None` when `current` already does (see
+    /// [`Retention::raising`]).
     pub fn extension(current: Option<Retention>, lock: &ObjectLock, now: u64) -> Option<Retention> {
-        let wanted = Retention::for_write(lock, now);
+        Retention::for_write(lock, now).raising(current)
+    }
+
+    /// What must be set for an object under `current` to be locked at least
+    /// until this retention's date, or `None` when it already is: the date
+    /// only moves later, in the object's own mode; an object without
+    /// retention gets this one's mode.
+    pub fn raising(self, current: Option<Retention>) -> Option<Retention> {
         let Some(current) = current else {
-            return Some(wanted);
+            return Some(self);
         };
-        (wanted.until > current.until).then_some(Retention {
+        (self.until > current.until).then_some(Retention {
             mode: current.mode,
-            until: wanted.until,
+            until: self.until,
         })
     }
 

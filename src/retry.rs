@@ -1,8 +1,12 @@
 //! When to send a failed S3 request again, and after how long. Pure decisions:
 //! the caller measures time and draws the random number, so every decision is
-//! reproducible in a test. All our requests are idempotent (PUTs of whole
-//! objects, GETs, DELETEs, multipart steps), which is why a connection lost
-//! mid-answer may be retried at all.
+//! reproducible in a test. A connection lost mid-answer may be retried
+//! because a request sent twice ends as if sent once: GETs, HEADs, DELETEs,
+//! part uploads and retention settings are idempotent; a conditional PUT or
+//! CompleteMultipartUpload whose first attempt landed answers 412 or 404,
+//! and the write then settles on what the key holds (see `upload`). The one
+//! exception, CreateMultipartUpload, cleans up before it is sent again
+//! (`Client::send_non_idempotent`).
 //!
 //! Backoff is "full jitter" (AWS Architecture Blog, "Exponential Backoff and
 //! Jitter"): the delay is uniform in `[0, min(MAX_BACKOFF, INITIAL_BACKOFF *

@@ -2,19 +2,19 @@
 //! delete) over S3 requests. Everything here is written against
 //! [`Transport`], so the logic is the same whatever carries the bytes.
 
-use std::cell::Cell;
-use std::collections::HashSet;
 use std::rc::Rc;
 
-use crate::actions::{self, ObjectOptions, WriteOptions};
-use crate::bucket::Bucket;
-use crate::client::{read_capped, Client, SendError, Transport};
-use crate::config::{Config, ObjectLock, StorageClass};
+use crate::actions;
+use crate::client::{SendError, Transport};
+use crate::config::{Config, ObjectLock};
+use crate::context::{Placement, Shared};
 use crate::download::Download;
 use crate::error::{Error, Result};
-use crate::integrity::{self, SinglePart};
+use crate::existing::{self, Existing};
+use crate::integrity::{content_md5_of, sha256, SinglePart};
 use crate::layout::{Kind, Layout, Mac};
-use crate::refusal::{self, Sent};
+use crate::listing::{Listing, Pages};
+use crate::object_lock::{self, BucketLock};
 use crate::retention::Retention;
 use crate::sigv4::Payload;
 use crate::upload::Upload;
@@ -24,177 +24,14 @@ use crate::xml::{self, ObjectLockConfig};
 /// huge is not a kloset configuration.
 const MAX_CONFIG: usize = 1 << 20;
 
-/// State shared by a store and the uploads, downloads and listings it hands
-/// out (they are separate WIT resources that outlive the call creating them).
-pub struct Shared<T> {
-    pub client: Client<T>,
-    pub bucket: Bucket,
-    pub layout: Layout,
-    pub config: Config,
-    pub object: ObjectOptions,
-    closed: Cell<bool>,
-}
-
-/// Where one kloset object is written (see [`Shared::placement`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Placement {
-    /// The key the upload writes.
-    pub key: String,
-    pub class: StorageClass,
-    /// Written under Object Lock (when configured): packfiles and states.
-    pub locked: bool,
-    /// Archive tiers: the key of the archive-class copy made once the
-    /// object is written (`<key>.frozen`).
-    pub archive_copy: Option<String>,
-}
-
-impl<T: Transport> Shared<T> {
-    /// Every operation starts here, so nothing runs on a closed store.
-    pub fn check_open(&self) -> Result<()> {
-        if self.closed.get() {
-            return Err(Error::InvalidArgument("the store is closed".into()));
-        }
-        Ok(())
-    }
-
-    fn archive(&self) -> bool {
-        self.config.storage_class.is_archive()
-    }
-
-    /// Where an object is written, as Plakar's Go connector places it, so
-    /// either connector continues the other's kloset. Locks stay in STANDARD.
-    /// Archive tiers (GLACIER, DEEP_ARCHIVE), which cannot be read without a
-    /// restore: a packfile goes straight to the tier as `<key>.frozen`; a
-    /// state, and a packfile kloset marks `hot` (it reads it back soon), is
-    /// written readable in STANDARD at `<key>` and copied to the tier as
-    /// `<key>.frozen`.
-    pub fn placement(&self, kind: Kind, mac: &Mac, hot: bool) -> Placement {
-        let key = self.layout.object_key(kind, mac);
-        let class = self.config.storage_class;
-        let locked = kind != Kind::Lock;
-        match kind {
-            Kind::Lock => Placement {
-                key,
-                class: StorageClass::Standard,
-                locked,
-                archive_copy: None,
-            },
-            _ if !self.archive() => Placement {
-                key,
-                class,
-                locked,
-                archive_copy: None,
-            },
-            Kind::Packfile if !hot => Placement {
-                key: Layout::frozen(&key),
-                class,
-                locked,
-                archive_copy: None,
-            },
-            Kind::Packfile | Kind::State => Placement {
-                archive_copy: Some(Layout::frozen(&key)),
-                key,
-                class: StorageClass::Standard,
-                locked,
-            },
-        }
-    }
-
-    /// Every key an object may occupy: on archive tiers, also its
-    /// `.frozen` copy (what Delete and retention extensions must reach).
-    pub fn stored_keys(&self, kind: Kind, mac: &Mac) -> Vec<String> {
-        let key = self.layout.object_key(kind, mac);
-        if self.archive() && kind != Kind::Lock {
-            vec![Layout::frozen(&key), key]
-        } else {
-            vec![key]
-        }
-    }
-
-    /// The Object Lock retention a write sent now carries, when configured.
-    pub fn retention_now(&self) -> Option<Retention> {
-        let now = self.client.transport().unix_time();
-        self.config
-            .object_lock
-            .map(|lock| Retention::for_write(&lock, now))
-    }
-
-    /// PutObjectRetention: `retention` for `key` (the version `version_id`,
-    /// or the current one).
-    pub fn put_retention(
-        &self,
-        key: &str,
-        version_id: Option<&str>,
-        retention: &Retention,
-    ) -> Result<()> {
-        let body = xml::retention_body(retention.mode.as_str(), &retention.until_text());
-        let req = actions::put_object_retention(
-            &self.bucket,
-            key,
-            version_id,
-            &base64_md5(body.as_bytes()),
-        );
-        let hash = sha256(body.as_bytes());
-        let sent = Sent {
-            lock: true,
-            ..Sent::default()
-        };
-        self.client
-            .send(&req, body.as_bytes(), Payload::Sha256(&hash))
-            .map(|_| ())
-            .map_err(|e| self.refusal(key, e, sent))
-    }
-
-    /// A final failure of a request about `what` that carried `sent`.
-    pub fn refusal(&self, what: &str, error: SendError, sent: Sent) -> Error {
-        match error {
-            SendError::Rejected(failure) => refusal::explain(what, failure, sent),
-            other => other.into_error(what),
-        }
-    }
-
-    /// HEAD of an object: its headers, or `None` when it does not exist.
-    pub fn head(&self, key: &str) -> Result<Option<Vec<(String, String)>>> {
-        let req = actions::head_object(&self.bucket, key, &self.object);
-        match self.client.send(&req, &[], Payload::Empty) {
-            Ok(response) => Ok(Some(response.headers)),
-            Err(e) if e.status() == Some(404) => Ok(None),
-            Err(e) if matches!(e.status(), Some(400 | 403)) => Err(self.explain_refusal(key)),
-            Err(e) => Err(e.into_error(key)),
-        }
-    }
-
-    /// A HEAD refusal has no body, so no S3 code to tell bad credentials from
-    /// a missing permission or a wrong SSE-C key: the same question as a GET
-    /// gets the document.
-    fn explain_refusal(&self, key: &str) -> Error {
-        let range = actions::ByteRange { first: 0, last: 0 };
-        let req = actions::get_object(&self.bucket, key, Some(range), None, &self.object);
-        match self.client.send(&req, &[], Payload::Empty) {
-            Err(e) => self.refusal(key, e, self.object.sent()),
-            Ok(_) => Error::PermissionDenied(format!("{key}: HEAD refused but GET allowed")),
-        }
-    }
-}
-
 pub struct Store<T> {
     shared: Rc<Shared<T>>,
 }
 
 impl<T: Transport> Store<T> {
     pub fn new(config: Config, transport: T) -> Store<T> {
-        let shared = Shared {
-            client: Client::new(&config, transport),
-            bucket: Bucket::new(&config),
-            layout: Layout::new(&config.prefix),
-            object: ObjectOptions {
-                sse_c: config.sse_customer_key.clone(),
-            },
-            config,
-            closed: Cell::new(false),
-        };
         Store {
-            shared: Rc::new(shared),
+            shared: Rc::new(Shared::new(config, transport)),
         }
     }
 
@@ -203,25 +40,34 @@ impl<T: Transport> Store<T> {
     }
 
     /// Creates the kloset: the bucket if missing (with Object Lock when it is
-    /// configured), then `CONFIG` (and, for archive tiers, `CONFIG.frozen`),
-    /// refusing to overwrite an existing one. With Object Lock configured, a
-    /// bucket without it is refused before anything is written.
+    /// configured), then, for archive tiers, `CONFIG.frozen`, then `CONFIG`.
+    /// Another kloset's `CONFIG` is never overwritten (`already-exists`); the
+    /// same bytes again are success, so a create that stopped half-way (its
+    /// answer lost, its lock not set) is completed by the same create again.
+    /// With Object Lock configured, a bucket without it is refused before
+    /// anything is written.
     pub fn create(&self, config: &[u8]) -> Result<()> {
         let s = &self.shared;
         s.check_open()?;
         if !self.bucket_exists()? {
             self.create_bucket()?;
         }
-        self.check_bucket_lock()?;
-        let key = s.layout.config_key();
-        if s.head(&key)?.is_some() {
-            return Err(self.already_initialised());
+        object_lock::require_on_bucket(s)?;
+        if let Some(copy) = s.config_copy_placement() {
+            // Another kloset's CONFIG: refused before its copy is touched.
+            let key = s.layout.config_key();
+            let ours = SinglePart::of(config).identities();
+            if existing::compare(&self.shared, &key, config.len() as u64, &ours)?
+                == Existing::Different
+            {
+                return Err(self.already_initialised());
+            }
+            self.write(copy, config)?;
         }
-        if s.archive() {
-            let frozen = Layout::frozen(&key);
-            self.put_small(&frozen, config, s.config.storage_class)?;
+        match self.write(s.config_placement(), config) {
+            Err(Error::AlreadyExists(_)) => Err(self.already_initialised()),
+            other => other,
         }
-        self.put_small(&key, config, StorageClass::Standard)
     }
 
     /// Reads `CONFIG`, telling a missing bucket from a bucket with no kloset.
@@ -234,26 +80,29 @@ impl<T: Transport> Store<T> {
                 s.bucket.name()
             )));
         }
-        self.check_bucket_lock()?;
+        object_lock::require_on_bucket(s)?;
         let key = s.layout.config_key();
         let mut download = match Download::open(self.shared.clone(), key, None) {
             Err(Error::NotFound(_)) => return Err(self.no_kloset()),
             other => other?,
         };
-        if download.length() > MAX_CONFIG as u64 {
-            return Err(Error::Corrupted(format!(
-                "CONFIG is {} bytes: not a kloset configuration",
-                download.length()
-            )));
-        }
-        let mut out = Vec::with_capacity(download.length() as usize);
+        let length = usize::try_from(download.length())
+            .ok()
+            .filter(|&length| length <= MAX_CONFIG)
+            .ok_or_else(|| {
+                Error::Corrupted(format!(
+                    "CONFIG is {} bytes: not a kloset configuration",
+                    download.length()
+                ))
+            })?;
+        let mut out = Vec::with_capacity(length);
         while let Some(chunk) = download.read(MAX_CONFIG)? {
             out.extend_from_slice(&chunk);
         }
         Ok(out)
     }
 
-    /// The bucket answers with these credentials.
+    /// The bucket answers with these credentials, and as S3 does.
     pub fn ping(&self) -> Result<()> {
         self.shared.check_open()?;
         if self.bucket_exists()? {
@@ -289,16 +138,13 @@ impl<T: Transport> Store<T> {
 
     pub fn list(&self, kind: Kind) -> Result<Listing<T>> {
         self.shared.check_open()?;
-        Ok(Listing {
-            kind,
-            pages: Pages::new(self.shared.clone(), self.shared.layout.list_prefix(kind)),
-        })
+        Ok(Listing::new(self.shared.clone(), kind))
     }
 
     /// `hot`: kloset reads the object back soon (see [`Shared::placement`]).
     pub fn put(&self, kind: Kind, mac: &Mac, hot: bool) -> Result<Upload<T>> {
         self.shared.check_open()?;
-        Ok(Upload::new(self.shared.clone(), kind, mac, hot))
+        Upload::new(self.shared.clone(), self.shared.placement(kind, mac, hot))
     }
 
     /// Reads `<key>`, wherever the store writes: on archive tiers that is
@@ -342,7 +188,11 @@ impl<T: Transport> Store<T> {
                 Err(SendError::Rejected(f))
                     if f.status == 403 && f.code != "SignatureDoesNotMatch" =>
                 {
-                    return Err(self.locked(&key, Error::from_s3(&key, f)))
+                    return Err(object_lock::refused_delete(
+                        s,
+                        &key,
+                        Error::from_s3(&key, f),
+                    ))
                 }
                 Err(e) => return Err(e.into_error(&key)),
             }
@@ -370,7 +220,7 @@ impl<T: Transport> Store<T> {
         }
         let mut outcome: Option<(Retention, bool)> = None;
         for key in s.stored_keys(kind, mac) {
-            let Some((retention, changed)) = self.extend_key(&key, &lock)? else {
+            let Some((retention, changed)) = object_lock::extend(s, &key, &lock)? else {
                 continue;
             };
             outcome = Some(match outcome {
@@ -395,7 +245,7 @@ impl<T: Transport> Store<T> {
     pub fn lock_settings(&self) -> Result<(Option<ObjectLock>, Option<ObjectLockConfig>)> {
         let s = &self.shared;
         s.check_open()?;
-        let bucket = match self.bucket_lock()? {
+        let bucket = match object_lock::bucket_lock(s)? {
             BucketLock::Configured(config) => Some(config),
             BucketLock::Unconfigured => Some(ObjectLockConfig::default()),
             BucketLock::Unsupported(_) => None,
@@ -403,29 +253,46 @@ impl<T: Transport> Store<T> {
         Ok((s.config.object_lock, bucket))
     }
 
+    /// What went wrong since the last call without failing one.
+    pub fn take_warnings(&self) -> Vec<String> {
+        self.shared.take_warnings()
+    }
+
     pub fn close(&self) -> Result<()> {
         self.shared.check_open()?;
-        self.shared.closed.set(true);
+        self.shared.close();
         Ok(())
     }
 
     /// Asked with a one-key listing rather than HEAD: the same permission
     /// (s3:ListBucket), but a refusal comes with its S3 code, so bad
-    /// credentials are told from a missing permission.
+    /// credentials are told from a missing permission. The answer must be
+    /// an S3 listing: a 200 from something else (a web server, a captive
+    /// portal, a misrouted endpoint) is no bucket.
     fn bucket_exists(&self) -> Result<bool> {
         let s = &self.shared;
+        let what = format!("bucket `{}`", s.bucket.name());
         let req = actions::list_objects_v2(&s.bucket, &s.config.prefix, None, 1);
-        match s.client.send(&req, &[], Payload::Empty) {
-            Ok(_) => Ok(true),
+        match s
+            .client
+            .send_document(&req, &[], Payload::Empty, |answer| Ok(answer.body))
+        {
+            Ok(body) => xml::parse_list_objects_v2(&body)
+                .map(|_| true)
+                .map_err(|e| e.map_message(|m| format!("{what} answered, but not as S3: {m}"))),
             Err(e) if e.status() == Some(404) => Ok(false),
-            Err(e) => Err(e.into_error(&format!("bucket `{}`", s.bucket.name()))),
+            Err(e) => Err(e.into_error(&what)),
         }
     }
 
+    /// CreateBucket in the region requests are signed for (the configured
+    /// one, or the one the server named): S3 refuses a location that
+    /// contradicts the signature's.
     fn create_bucket(&self) -> Result<()> {
         let s = &self.shared;
-        let body = xml::create_bucket_body(&s.config.region).unwrap_or_default();
-        let md5 = (!body.is_empty()).then(|| base64_md5(body.as_bytes()));
+        let region = s.client.region();
+        let body = xml::create_bucket_body(&region).unwrap_or_default();
+        let md5 = (!body.is_empty()).then(|| content_md5_of(body.as_bytes()));
         let lock = s.config.object_lock.is_some();
         let req = actions::create_bucket(&s.bucket, md5.as_deref(), lock);
         let hash = sha256(body.as_bytes());
@@ -438,6 +305,13 @@ impl<T: Transport> Store<T> {
             Ok(_) => Ok(()),
             // Someone (maybe our own lost first attempt) created it meanwhile.
             Err(SendError::Rejected(f)) if f.code == "BucketAlreadyOwnedByYou" => Ok(()),
+            // Some servers (s3s-fs) say so for a bucket of ours too: one we
+            // can list is ours to use.
+            Err(SendError::Rejected(f))
+                if f.code == "BucketAlreadyExists" && self.bucket_exists().unwrap_or(false) =>
+            {
+                Ok(())
+            }
             Err(SendError::Rejected(f))
                 if matches!(
                     f.code.as_str(),
@@ -447,10 +321,9 @@ impl<T: Transport> Store<T> {
                 Err(Error::config(
                     "region",
                     format!(
-                        "the server refused to create bucket `{}` in region `{}`: {f}; set the \
-                         server's region or create the bucket beforehand",
+                        "the server refused to create bucket `{}` in region `{region}`: {f}; set \
+                         the server's region or create the bucket beforehand",
                         s.bucket.name(),
-                        s.config.region
                     ),
                 ))
             }
@@ -458,122 +331,16 @@ impl<T: Transport> Store<T> {
         }
     }
 
-    /// A small object written in one conditional PUT: `CONFIG` must never
-    /// overwrite another kloset's. Under Object Lock, as packfiles are: a
-    /// kloset whose CONFIG can be destroyed is lost.
-    fn put_small(&self, key: &str, data: &[u8], class: StorageClass) -> Result<()> {
-        let s = &self.shared;
-        let digests = SinglePart::of(data);
-        let options = WriteOptions {
-            storage_class: Some(class),
-            if_none_match: s.config.conditional_writes,
-            metadata: vec![(actions::META_XXH3, crate::hex::encode(&digests.xxh3))],
-            object: Some(&s.object),
-            retention: s.retention_now(),
-        };
-        let content_md5 = integrity::content_md5(&digests.md5);
-        let req = actions::put_object(&s.bucket, key, &content_md5, &options);
-        let hash = sha256(data);
-        match s.client.send(&req, data, Payload::Sha256(&hash)) {
-            Ok(response) if response.etag().is_some() => Ok(()),
-            Ok(_) => Err(crate::upload::no_etag(key)),
-            Err(e) if e.status() == Some(412) => Err(self.already_initialised()),
-            Err(e) => Err(s.refusal(key, e, options.sent())),
-        }
-    }
-
-    /// The bucket's Object Lock configuration, as GET ?object-lock says.
-    fn bucket_lock(&self) -> Result<BucketLock> {
-        let s = &self.shared;
-        let req = actions::get_object_lock_configuration(&s.bucket);
-        let what = format!("Object Lock configuration of bucket `{}`", s.bucket.name());
-        match s.client.send(&req, &[], Payload::Empty) {
-            Ok(mut response) => {
-                let body = read_capped(&mut response.body, xml::MAX_XML_BODY + 1);
-                let config = xml::parse_object_lock_config(&body)?;
-                Ok(if config.enabled {
-                    BucketLock::Configured(config)
-                } else {
-                    BucketLock::Unconfigured
-                })
-            }
-            Err(SendError::Rejected(f)) if f.code == "ObjectLockConfigurationNotFoundError" => {
-                Ok(BucketLock::Unconfigured)
-            }
-            Err(SendError::Rejected(f))
-                if matches!(f.status, 405 | 501) || f.code == "NotImplemented" =>
-            {
-                Ok(BucketLock::Unsupported(format!("{what}: {f}")))
-            }
-            Err(e) => Err(e.into_error(&what)),
-        }
-    }
-
-    /// With Object Lock configured, the bucket must have it enabled: writes
-    /// would otherwise fail one by one (or, on a server that ignores the
-    /// headers, silently protect nothing).
-    fn check_bucket_lock(&self) -> Result<()> {
-        let s = &self.shared;
-        if s.config.object_lock.is_none() {
-            return Ok(());
-        }
-        match self.bucket_lock()? {
-            BucketLock::Configured(_) => Ok(()),
-            BucketLock::Unconfigured => Err(Error::config(
-                "object_lock_mode",
-                format!(
-                    "bucket `{}` does not have Object Lock enabled: use a bucket created with \
-                     Object Lock (kloset-s3 creates missing buckets so), enable it on the \
-                     bucket, or remove object_lock_mode and object_lock_retention",
-                    s.bucket.name()
-                ),
-            )),
-            BucketLock::Unsupported(answer) => Err(Error::Unsupported(format!(
-                "object_lock_mode is set but the server does not implement Object Lock ({answer})"
-            ))),
-        }
-    }
-
-    /// The refusal of a DELETE, with the object's retention when it has one
-    /// in force: "locked until when" is what the operator needs to know.
-    fn locked(&self, key: &str, refusal: Error) -> Error {
-        let s = &self.shared;
-        let retention = s
-            .head(key)
-            .ok()
-            .flatten()
-            .and_then(|headers| Retention::from_headers(header_in(&headers)).ok().flatten());
-        let now = s.client.transport().unix_time();
-        match retention {
-            Some(r) if r.until > now => Error::PermissionDenied(format!(
-                "{key} is under Object Lock ({}): {refusal}",
-                r.describe()
-            )),
-            _ => refusal,
-        }
-    }
-
-    /// One key of [`Store::extend_retention`]; `None` when it does not exist.
-    fn extend_key(&self, key: &str, lock: &ObjectLock) -> Result<Option<(Retention, bool)>> {
-        let s = &self.shared;
-        let Some(headers) = s.head(key)? else {
-            return Ok(None);
-        };
-        let header = header_in(&headers);
-        let current = Retention::from_headers(&header)?;
-        let now = s.client.transport().unix_time();
-        let Some(extended) = Retention::extension(current, lock, now) else {
-            // `extension` returns None only when there is a current retention.
-            return Ok(current.map(|r| (r, false)));
-        };
-        let version = header("x-amz-version-id");
-        s.put_retention(key, version.as_deref(), &extended)?;
-        Ok(Some((extended, true)))
+    /// One whole object, written where `placement` says.
+    fn write(&self, placement: Placement, data: &[u8]) -> Result<()> {
+        let mut upload = Upload::new(self.shared.clone(), placement)?;
+        upload.write(data)?;
+        upload.finish().map(drop)
     }
 
     fn already_initialised(&self) -> Error {
         Error::AlreadyExists(format!(
-            "bucket `{}` already holds a kloset at `{}`",
+            "bucket `{}` already holds a kloset at `{}` (another CONFIG)",
             self.shared.bucket.name(),
             self.shared.config.root()
         ))
@@ -588,105 +355,192 @@ impl<T: Transport> Store<T> {
     }
 }
 
-/// What GET ?object-lock says of a bucket.
-enum BucketLock {
-    Configured(ObjectLockConfig),
-    /// The server has Object Lock; this bucket does not use it.
-    Unconfigured,
-    /// The server does not implement Object Lock (its answer).
-    Unsupported(String),
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::script::{head_of, Reply, Script, EMPTY_LISTING};
 
-/// A header lookup over response headers (names in lower case).
-fn header_in(headers: &[(String, String)]) -> impl Fn(&str) -> Option<String> + '_ {
-    move |name| {
-        headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-    }
-}
-
-/// ListObjectsV2 pages under a prefix, following continuation tokens.
-pub struct Pages<T> {
-    shared: Rc<Shared<T>>,
-    prefix: String,
-    token: Option<String>,
-    /// The SHA-256 of every token followed: a server that sends one again
-    /// (`a, b, a, ...`) would make the listing endless.
-    followed: HashSet<[u8; 32]>,
-    done: bool,
-}
-
-impl<T: Transport> Pages<T> {
-    fn new(shared: Rc<Shared<T>>, prefix: String) -> Self {
-        Pages {
-            shared,
-            prefix,
-            token: None,
-            followed: HashSet::new(),
-            done: false,
-        }
+    /// The one-key listing that says the bucket exists.
+    fn listed() -> (&'static str, Reply) {
+        ("GET /bkt?", Reply::xml(200, EMPTY_LISTING))
     }
 
-    fn next_page(&mut self) -> Result<Option<xml::ListPage>> {
-        self.shared.check_open()?;
-        if self.done {
-            return Ok(None);
-        }
-        let s = &self.shared;
-        let req = actions::list_objects_v2(
-            &s.bucket,
-            &self.prefix,
-            self.token.as_deref(),
-            actions::LIST_PAGE,
+    #[test]
+    fn create_writes_config_once_and_again_only_the_same_bytes() {
+        let fresh = Script::new(vec![
+            listed(),
+            ("HEAD /bkt/CONFIG", Reply::status(404)),
+            ("PUT /bkt/CONFIG", Reply::stored("e")),
+        ]);
+        assert_eq!(fresh.store(&[]).create(b"config"), Ok(()));
+        fresh.assert_done();
+
+        // A create repeated (its answer lost, the user ran it again).
+        let again = Script::new(vec![
+            listed(),
+            ("HEAD /bkt/CONFIG", head_of(b"config", &[])),
+        ]);
+        assert_eq!(again.store(&[]).create(b"config"), Ok(()));
+        again.assert_done();
+
+        let other = Script::new(vec![
+            listed(),
+            ("HEAD /bkt/CONFIG", head_of(b"other!", &[])),
+        ]);
+        let err = other.store(&[]).create(b"config").unwrap_err();
+        assert!(
+            matches!(&err, Error::AlreadyExists(m) if m.contains("already holds a kloset")),
+            "{err}"
         );
-        let what = format!("listing `{}`", self.prefix);
-        let mut response = s
-            .client
-            .send(&req, &[], Payload::Empty)
-            .map_err(|e| e.into_error(&what))?;
-        let body = read_capped(&mut response.body, xml::MAX_XML_BODY + 1);
-        let page = xml::parse_list_objects_v2(&body)?;
-        match (&page.next_token, page.is_truncated) {
-            (Some(next), true) if !self.followed.insert(sha256(next.as_bytes())) => {
-                return Err(Error::Other(format!(
-                    "{what}: the server sent a continuation token it had sent before: the listing would never end"
-                )));
-            }
-            (Some(next), true) => self.token = Some(next.clone()),
-            _ => self.done = true,
-        }
-        Ok(Some(page))
+        other.assert_done();
     }
-}
 
-/// The MACs of one resource kind, a page at a time.
-pub struct Listing<T> {
-    kind: Kind,
-    pages: Pages<T>,
-}
-
-impl<T: Transport> Listing<T> {
-    pub fn next_page(&mut self) -> Result<Option<Vec<Mac>>> {
-        let Some(page) = self.pages.next_page()? else {
-            return Ok(None);
-        };
-        let layout = &self.pages.shared.layout;
-        Ok(Some(
-            page.keys
-                .iter()
-                .filter_map(|object| layout.parse_key(self.kind, &object.key))
-                .collect(),
-        ))
+    #[test]
+    fn a_retried_config_put_that_had_landed_is_a_success() {
+        let script = Script::new(vec![
+            listed(),
+            ("HEAD /bkt/CONFIG", Reply::status(404)),
+            ("PUT /bkt/CONFIG", Reply::reset()),
+            ("PUT /bkt/CONFIG", Reply::error(412, "PreconditionFailed")),
+            ("HEAD /bkt/CONFIG", head_of(b"config", &[])),
+        ]);
+        assert_eq!(script.store(&[]).create(b"config"), Ok(()));
+        script.assert_done();
     }
-}
 
-pub fn base64_md5(data: &[u8]) -> String {
-    integrity::content_md5(&integrity::md5(data))
-}
+    #[test]
+    fn on_archive_tiers_config_decides_and_its_copy_comes_first() {
+        // CONFIG.frozen left by a create that never wrote CONFIG does not
+        // block: it is replaced, then CONFIG written.
+        let script = Script::new(vec![
+            listed(),
+            ("HEAD /bkt/CONFIG", Reply::status(404)),
+            ("PUT /bkt/CONFIG.frozen", Reply::stored("e")),
+            ("HEAD /bkt/CONFIG", Reply::status(404)),
+            ("PUT /bkt/CONFIG", Reply::stored("e")),
+        ]);
+        let store = script.store(&[("storage_class", "DEEP_ARCHIVE")]);
+        assert_eq!(store.create(b"config"), Ok(()));
+        script.assert_done();
+        let seen = script.seen();
+        assert_eq!(seen[2].header("x-amz-storage-class"), Some("DEEP_ARCHIVE"));
+        assert_eq!(seen[2].header("if-none-match"), None);
+        assert_eq!(seen[4].header("x-amz-storage-class"), None);
+        assert_eq!(seen[4].header("if-none-match"), Some("*"));
 
-pub fn sha256(data: &[u8]) -> [u8; 32] {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(data).into()
+        // A tier the server refuses leaves no kloset behind.
+        let refused = Script::new(vec![
+            listed(),
+            ("HEAD /bkt/CONFIG", Reply::status(404)),
+            (
+                "PUT /bkt/CONFIG.frozen",
+                Reply::error(400, "InvalidStorageClass"),
+            ),
+        ]);
+        let store = refused.store(&[("storage_class", "DEEP_ARCHIVE")]);
+        let err = store.create(b"config").unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidConfig { key, .. } if key == "storage_class"),
+            "{err}"
+        );
+        refused.assert_done();
+
+        // Another kloset's CONFIG: its copy is not touched.
+        let other = Script::new(vec![
+            listed(),
+            ("HEAD /bkt/CONFIG", head_of(b"other!", &[])),
+        ]);
+        let store = other.store(&[("storage_class", "DEEP_ARCHIVE")]);
+        assert!(matches!(
+            store.create(b"config"),
+            Err(Error::AlreadyExists(_))
+        ));
+        other.assert_done();
+    }
+
+    #[test]
+    fn a_bucket_is_created_in_the_region_the_server_named() {
+        let elsewhere = "<Error><Code>AuthorizationHeaderMalformed</Code>\
+                         <Region>eu-west-3</Region></Error>";
+        let script = Script::new(vec![
+            ("GET /bkt?", Reply::xml(400, elsewhere)),
+            ("GET /bkt?", Reply::error(404, "NoSuchBucket")),
+            ("PUT /bkt", Reply::status(200)),
+            ("HEAD /bkt/CONFIG", Reply::status(404)),
+            ("PUT /bkt/CONFIG", Reply::stored("e")),
+        ]);
+        assert_eq!(script.store(&[]).create(b"config"), Ok(()));
+        script.assert_done();
+        let body = String::from_utf8_lossy(&script.seen()[2].body).into_owned();
+        assert!(
+            body.contains("<LocationConstraint>eu-west-3</LocationConstraint>"),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn a_bucket_create_retried_after_it_landed_is_fine() {
+        // s3s-fs answers BucketAlreadyExists where AWS says ...OwnedByYou.
+        let script = Script::new(vec![
+            ("GET /bkt?", Reply::error(404, "NoSuchBucket")),
+            ("PUT /bkt", Reply::reset()),
+            ("PUT /bkt", Reply::error(409, "BucketAlreadyExists")),
+            listed(),
+            ("HEAD /bkt/CONFIG", Reply::status(404)),
+            ("PUT /bkt/CONFIG", Reply::stored("e")),
+        ]);
+        assert_eq!(script.store(&[]).create(b"config"), Ok(()));
+        script.assert_done();
+
+        // Someone else's: the listing is refused, and so is the create.
+        let taken = Script::new(vec![
+            ("GET /bkt?", Reply::error(404, "NoSuchBucket")),
+            ("PUT /bkt", Reply::error(409, "BucketAlreadyExists")),
+            ("GET /bkt?", Reply::error(403, "AccessDenied")),
+        ]);
+        let err = taken.store(&[]).create(b"config").unwrap_err();
+        assert!(
+            matches!(&err, Error::AlreadyExists(m) if m.contains("BucketAlreadyExists")),
+            "{err}"
+        );
+        taken.assert_done();
+    }
+
+    #[test]
+    fn ping_wants_an_s3_listing() {
+        let fine = Script::new(vec![listed()]);
+        assert_eq!(fine.store(&[]).ping(), Ok(()));
+
+        let portal = Script::new(vec![(
+            "GET /bkt?",
+            Reply::status(200).body(b"<html><body>Welcome to the hotel Wi-Fi</body></html>"),
+        )]);
+        let err = portal.store(&[]).ping().unwrap_err();
+        assert!(
+            matches!(&err, Error::Other(m) if m.contains("answered, but not as S3") && m.contains("<html>")),
+            "{err}"
+        );
+
+        let missing = Script::new(vec![("GET /bkt?", Reply::error(404, "NoSuchBucket"))]);
+        assert!(matches!(missing.store(&[]).ping(), Err(Error::NotFound(_))));
+    }
+
+    #[test]
+    fn open_reads_config_and_refuses_a_huge_one() {
+        let script = Script::new(vec![
+            listed(),
+            ("GET /bkt/CONFIG", head_of(b"config", &[]).body(b"config")),
+        ]);
+        assert_eq!(script.store(&[]).open().unwrap(), b"config");
+        script.assert_done();
+
+        let huge = Script::new(vec![
+            listed(),
+            (
+                "GET /bkt/CONFIG",
+                Reply::status(200).with("content-length", "4294967296"),
+            ),
+        ]);
+        assert!(matches!(huge.store(&[]).open(), Err(Error::Corrupted(_))));
+    }
 }

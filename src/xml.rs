@@ -23,7 +23,10 @@ pub use bucket::{create_bucket_body, parse_location_constraint};
 pub use copy::parse_copy_object;
 pub use error_doc::{parse_error, parse_error_region};
 pub use list::{parse_list_objects_v2, ListPage, ListedObject};
-pub use multipart::{complete_multipart_body, parse_complete_multipart, parse_initiate_multipart};
+pub use multipart::{
+    complete_multipart_body, parse_complete_multipart, parse_initiate_multipart,
+    parse_list_multipart_uploads, PendingUpload,
+};
 pub use object_lock::{
     parse_object_lock_config, parse_retention, retention_body, ObjectLockConfig, Retention,
 };

@@ -2,14 +2,15 @@
 //! real component on every configured server. Virtual-host addressing needs a
 //! DNS name per bucket (`<bucket>.127.0.0.1` resolves nowhere): it is tested
 //! end to end in `tests/tls.rs`, where the host resolves the bucket's name
-//! itself (`HostOptions::resolve`), and purely in `src/bucket.rs`; region
-//! auto-detection needs a server that checks the signature's region (none of
-//! ours does: measured), so its decision is tested purely, in
-//! `src/region.rs`.
+//! itself (`HostOptions::resolve`), and purely in `src/bucket.rs`. No server
+//! of ours checks the region a request is signed for (measured), so a proxy
+//! in front of each refuses every other region as AWS does, to test region
+//! re-signing end to end.
 
 use kloset_host::ResourceKind;
 use kloset_s3::error::Error;
 use kloset_s3::request::Method;
+use kloset_s3_tests::proxy::FaultProxy;
 use kloset_s3_tests::{data, get, host, mac, servers, store_error, unique_bucket, TestServer};
 
 /// Creates a kloset with `config`, writes, reads, lists and deletes one state.
@@ -142,5 +143,44 @@ async fn a_session_token_travels_signed() {
             // signature that covers it must still verify.
             answer.unwrap_or_else(|e| panic!("{name}: {e}"));
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bucket_in_another_region_is_reached_by_re_signing_once() {
+    for server in servers().await {
+        let name = server.name;
+        let upstream = server.endpoint.parse().expect("a socket address");
+        let proxy = FaultProxy::start(upstream).await.unwrap();
+        proxy.live_in_region("eu-test-1");
+        let through = server.through(proxy.addr().to_string());
+        // The bucket exists (made in the server's own region); the configured
+        // region, us-east-1 by default, is not the one the proxy says it is in.
+        let bucket = unique_bucket("region");
+        let made = server
+            .raw(Method::Put, &format!("/{bucket}"), &[], &[], b"")
+            .await;
+        assert_eq!(made.status, 200, "{name}: {}", made.text());
+        round_trip(
+            &through,
+            &through.config(&bucket, "", &[]),
+            &format!("/{bucket}"),
+        )
+        .await;
+        let regions: Vec<String> = proxy
+            .seen()
+            .iter()
+            .map(|s| s.signed_region().unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(regions[0], "us-east-1", "{name}");
+        assert!(
+            regions[1..].iter().all(|r| r == "eu-test-1"),
+            "{name}: the region was not kept: {regions:?}"
+        );
+        let refused = proxy
+            .tally()
+            .statuses
+            .load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(refused, 1, "{name}: one refusal, then the right region");
     }
 }

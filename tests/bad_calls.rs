@@ -2,8 +2,11 @@
 //! host, against every configured S3 server: each is a clear typed error,
 //! never a trap, and the store stays usable after it.
 
-use kloset_host::{Mode, Range, ResourceKind, StoreHandle};
+use std::sync::atomic::Ordering;
+
+use kloset_host::{Host, HostOptions, Mode, Range, ResourceKind, StoreHandle};
 use kloset_s3::error::Error;
+use kloset_s3_tests::proxy::{Fault, FaultProxy, Target};
 use kloset_s3_tests::{data, get, host, mac, servers, store_error, TestServer};
 
 const MIB: usize = 1 << 20;
@@ -325,4 +328,126 @@ async fn an_upload_released_mid_way_leaves_nothing() {
             vec![mac(12)]
         );
     }
+}
+
+/// Puts `first` then `second` (other bytes, same length) under one MAC, single
+/// part and multipart: the second is refused and the first stays.
+async fn assert_never_overwritten(store: &mut StoreHandle, what: &str) {
+    for (i, len) in [(0u64, 5000usize), (1, 6 * MIB)] {
+        let m = mac(90 + i);
+        let first = data(90 + i, len);
+        let mut second = first.clone();
+        second[len / 2] ^= 1;
+        store
+            .put(ResourceKind::Packfile, &m, &first[..])
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let err = store
+            .put(ResourceKind::Packfile, &m, &second[..])
+            .await
+            .unwrap_err();
+        let err = store_error(err);
+        assert!(
+            matches!(err, Error::AlreadyExists(_)),
+            "{what}, {len} bytes: {err}"
+        );
+        let back = get(store, ResourceKind::Packfile, &m, None).await.unwrap();
+        assert!(back == first, "{what}, {len} bytes: overwritten");
+        // The same bytes again are still fine.
+        store
+            .put(ResourceKind::Packfile, &m, &first[..])
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn other_bytes_never_overwrite_without_conditional_writes() {
+    for server in servers().await {
+        let name = server.name;
+        let extra = [("conditional_writes", "false"), ("part_size", "5MiB")];
+        let (_, mut store) = kloset(&server, "noconditional", &extra).await;
+        assert_never_overwritten(&mut store, name).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn other_bytes_never_overwrite_on_a_server_that_ignores_if_none_match() {
+    for server in servers().await {
+        let name = server.name;
+        let upstream = server.endpoint.parse().expect("a socket address");
+        let proxy = FaultProxy::start(upstream).await.unwrap();
+        proxy.ignore_if_none_match(&server.access_key, &server.secret_key);
+        let through = server.through(proxy.addr().to_string());
+        let (_, mut store) = kloset(&through, "ignoresinm", &[("part_size", "5MiB")]).await;
+        assert_never_overwritten(&mut store, name).await;
+        let stripped = proxy.tally().stripped.load(Ordering::Relaxed);
+        assert!(
+            stripped >= 3,
+            "{name}: only {stripped} headers were ignored"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn create_again_completes_with_the_same_bytes_and_refuses_others() {
+    for server in servers().await {
+        let name = server.name;
+        let upstream = server.endpoint.parse().expect("a socket address");
+        let proxy = FaultProxy::start(upstream).await.unwrap();
+        let through = server.through(proxy.addr().to_string());
+        let (bucket, mut store) = through.open("createagain", &[]).await;
+        // The CreateBucket and CONFIG PUTs land, their answers are lost: the
+        // retries' refusals (409 BucketAlreadyExists on s3s-fs, 412) are our
+        // own bucket and CONFIG, not another's.
+        proxy.script(&[(Target::Put, Fault::Lost), (Target::Put, Fault::Lost)]);
+        store
+            .create(b"config")
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(proxy.pending(), 0, "{name}: the faults were not injected");
+        // The user runs the same create again.
+        store
+            .create(b"config")
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let err = store_error(store.create(b"other").await.unwrap_err());
+        assert!(
+            matches!(&err, Error::AlreadyExists(m) if m.contains("already holds a kloset")),
+            "{name}: {err}"
+        );
+        let mut fresh = host().open(&server.config(&bucket, "", &[])).await.unwrap();
+        assert_eq!(fresh.open().await.unwrap(), b"config", "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_part_larger_than_the_memory_limit_is_a_clear_error_not_a_trap() {
+    let servers = servers().await;
+    let server = &servers[0];
+    let small = Host::new(HostOptions {
+        memory_limit: 12 * MIB,
+        ..HostOptions::default()
+    })
+    .unwrap();
+    let bucket = kloset_s3_tests::unique_bucket("bigpart");
+    let mut store = small
+        .open(&server.config(&bucket, "", &[("part_size", "16MiB")]))
+        .await
+        .unwrap();
+    store.create(b"c").await.unwrap();
+    let err = store
+        .put(ResourceKind::Packfile, &mac(95), &data(95, 20 * MIB)[..])
+        .await
+        .unwrap_err();
+    match store_error(err) {
+        Error::InvalidConfig { key, message } => {
+            assert_eq!(key, "part_size");
+            assert!(message.contains("memory limit"), "{message}");
+        }
+        other => panic!("expected a configuration error, got {other}"),
+    }
+    // The instance lives on.
+    store.ping().await.unwrap();
+    assert!(store.list(ResourceKind::Packfile).await.unwrap().is_empty());
 }

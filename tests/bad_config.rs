@@ -291,6 +291,10 @@ fn cases() -> Vec<Case> {
         case("port negative", "port", &[set("port", "-1")]),
         case("part_size small", "part_size", &[set("part_size", "1MiB")]),
         case("part_size unit", "part_size", &[set("part_size", "16MB!")]),
+        // S3 takes parts up to 5 GiB; the component buffers one part in its
+        // 32-bit memory, where 4 GiB wrapped to 0.
+        case("part_size 4GiB", "part_size", &[set("part_size", "4GiB")]),
+        case("part_size 2GiB", "part_size", &[set("part_size", "2GiB")]),
         case("max_parts zero", "max_parts", &[set("max_parts", "0")]),
         case(
             "max_retries 101",

@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 
 use kloset_host::{HostError, Range, ResourceKind, StoreHandle};
 use kloset_s3::error::Error;
+use kloset_s3::request::Method;
 use kloset_s3_tests::proxy::{Fault, FaultProxy, Target};
 use kloset_s3_tests::{data, get, host, mac, raw, servers, store_error, unique_bucket, TestServer};
 use md5::{Digest, Md5};
@@ -256,6 +257,232 @@ async fn a_failed_put_leaves_nothing_behind() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_create_multipart_answer_lost_or_cut_leaves_no_upload_behind() {
+    for server in servers().await {
+        let name = server.name;
+        let (proxy, bucket, mut store) =
+            through_proxy(&server, "lostcreate", &[("part_size", "5MiB")]).await;
+        for (i, fault) in [Fault::Lost, Fault::Truncate(30)].into_iter().enumerate() {
+            let m = mac(40 + i as u64);
+            let body = data(40 + i as u64, (5 << 20) + 1000);
+            // The server starts an upload; the component never learns its id.
+            proxy.script(&[(Target::CreateMultipart, fault)]);
+            store
+                .put(ResourceKind::Packfile, &m, &body[..])
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {fault:?}: {e}"));
+            assert_eq!(proxy.pending(), 0, "{name}: the fault was not injected");
+            let back = get(&mut store, ResourceKind::Packfile, &m, None).await;
+            assert!(back.unwrap() == body, "{name}: {fault:?}");
+        }
+        let warnings = store.take_warnings().await.unwrap();
+        if server.caps.list_uploads {
+            // Found with ListMultipartUploads and aborted before the retry.
+            assert!(warnings.is_empty(), "{name}: {warnings:?}");
+            assert_no_pending_uploads(&server, &bucket).await;
+        } else {
+            // Nothing to find them with: said, not hidden.
+            assert_eq!(warnings.len(), 2, "{name}: {warnings:?}");
+            for warning in &warnings {
+                assert!(
+                    warning.contains("CreateMultipartUpload was lost")
+                        && warning.contains("AbortIncompleteMultipartUpload"),
+                    "{name}: {warning}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_complete_multipart_answer_lost_or_cut_settles_on_the_stored_object() {
+    for server in servers().await {
+        let name = server.name;
+        let (proxy, bucket, mut store) =
+            through_proxy(&server, "lostcomplete", &[("part_size", "5MiB")]).await;
+        for (i, fault) in [Fault::Lost, Fault::Truncate(10)].into_iter().enumerate() {
+            let m = mac(50 + i as u64);
+            let body = data(50 + i as u64, (5 << 20) + 77);
+            proxy.script(&[(Target::CompleteMultipart, fault)]);
+            store
+                .put(ResourceKind::Packfile, &m, &body[..])
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {fault:?}: {e}"));
+            assert_eq!(proxy.pending(), 0, "{name}: the fault was not injected");
+            let back = get(&mut store, ResourceKind::Packfile, &m, None).await;
+            assert!(back.unwrap() == body, "{name}: {fault:?}");
+        }
+        let completes = proxy
+            .seen()
+            .iter()
+            .filter(|s| s.method == "POST" && s.target.contains("uploadId="))
+            .count();
+        assert_eq!(completes, 4, "{name}: each Complete was sent twice");
+        assert!(store.take_warnings().await.unwrap().is_empty(), "{name}");
+        assert_no_pending_uploads(&server, &bucket).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_identical_object_whose_upload_cannot_be_aborted_is_a_success_with_a_warning() {
+    let servers = servers().await;
+    let server = &servers[0];
+    let (proxy, _, mut store) = through_proxy(server, "noabort", &[("part_size", "5MiB")]).await;
+    let body = data(55, (5 << 20) + 5);
+    store
+        .put(ResourceKind::Packfile, &mac(55), &body[..])
+        .await
+        .unwrap();
+    // The same bytes again, as if the first put had not landed yet when the
+    // check looked: the upload runs, Complete answers 412, and the server
+    // refuses to abort the now useless upload.
+    proxy.script(&[
+        (Target::Head, Fault::Status(404, "NoSuchKey")),
+        (
+            Target::AbortMultipart,
+            Fault::Status(405, "MethodNotAllowed"),
+        ),
+    ]);
+    store
+        .put(ResourceKind::Packfile, &mac(55), &body[..])
+        .await
+        .unwrap();
+    assert_eq!(proxy.pending(), 0, "the faults were not injected");
+    let warnings = store.take_warnings().await.unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("MethodNotAllowed") && warnings[0].contains("parts stay"),
+        "{}",
+        warnings[0]
+    );
+    assert!(
+        get(&mut store, ResourceKind::Packfile, &mac(55), None)
+            .await
+            .unwrap()
+            == body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listing_page_cut_mid_body_is_read_again() {
+    for server in servers().await {
+        let name = server.name;
+        let (proxy, _, mut store) = through_proxy(&server, "cutlist", &[]).await;
+        let mut want: Vec<[u8; 32]> = (0..3).map(|i| mac(60 + i)).collect();
+        for m in &want {
+            store
+                .put(ResourceKind::Packfile, m, &b"p"[..])
+                .await
+                .unwrap();
+        }
+        proxy.script(&[(Target::List, Fault::Truncate(100))]);
+        let mut got = store.list(ResourceKind::Packfile).await.unwrap();
+        assert_eq!(proxy.pending(), 0, "{name}: the fault was not injected");
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{name}");
+        proxy.script(&[(Target::List, Fault::Truncate(40))]);
+        assert!(store.size().await.unwrap() > 0, "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn checksum_sha256_signs_every_body_it_sends() {
+    for server in servers().await {
+        let name = server.name;
+        for checksum in ["md5", "sha256"] {
+            let (proxy, _, mut store) = through_proxy(
+                &server,
+                "checksum",
+                &[("checksum", checksum), ("part_size", "5MiB")],
+            )
+            .await;
+            let small = data(70, 1000);
+            let large = data(71, (5 << 20) + 10);
+            for (i, body) in [&small, &large].into_iter().enumerate() {
+                let m = mac(70 + i as u64);
+                store
+                    .put(ResourceKind::Packfile, &m, &body[..])
+                    .await
+                    .unwrap();
+                assert!(
+                    get(&mut store, ResourceKind::Packfile, &m, None)
+                        .await
+                        .unwrap()
+                        == *body
+                );
+            }
+            // The bodies sent: the small object, then the two parts.
+            let hashes: Vec<String> = proxy
+                .seen()
+                .iter()
+                .filter(|s| s.method == "PUT" && s.target.contains("/packfiles/"))
+                .filter_map(|s| s.header("x-amz-content-sha256").map(str::to_owned))
+                .collect();
+            let want: Vec<String> = match checksum {
+                "sha256" => [&small[..], &large[..5 << 20], &large[5 << 20..]]
+                    .iter()
+                    .map(|body| kloset_s3::hex::encode(&kloset_s3::integrity::sha256(body)))
+                    .collect(),
+                _ => vec!["UNSIGNED-PAYLOAD".to_owned(); 3],
+            };
+            assert_eq!(hashes, want, "{name}: checksum={checksum}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_etag_false_reads_objects_whose_etags_are_no_md5s() {
+    for server in servers().await {
+        let name = server.name;
+        let (proxy, bucket, mut store) = through_proxy(&server, "etag", &[]).await;
+        // An object another tool wrote: no kloset metadata, a plain ETag.
+        let m = mac(80);
+        let body = data(80, 3000);
+        let key = format!("packfiles/{:02x}/{}", m[0], kloset_s3::hex::encode(&m));
+        let put = server
+            .raw(Method::Put, &format!("/{bucket}/{key}"), &[], &[], &body)
+            .await;
+        assert_eq!(put.status, 200, "{name}: {}", put.text());
+        assert!(
+            get(&mut store, ResourceKind::Packfile, &m, None)
+                .await
+                .unwrap()
+                == body
+        );
+        // Behind a server whose ETags are something else, the check fails...
+        proxy.opaque_etags();
+        let err = store_error(
+            get(&mut store, ResourceKind::Packfile, &m, None)
+                .await
+                .unwrap_err(),
+        );
+        assert!(matches!(err, Error::Corrupted(_)), "{name}: {err}");
+        // ...unless verify_etag is off: the length is all that is checked.
+        let config = server.config_via(proxy.addr(), &bucket, &[("verify_etag", "false")]);
+        let mut lenient = host().open(&config).await.unwrap();
+        assert!(
+            get(&mut lenient, ResourceKind::Packfile, &m, None)
+                .await
+                .unwrap()
+                == body
+        );
+        // Our own objects carry their digest as metadata and are checked anyway.
+        let ours = data(81, 3000);
+        lenient
+            .put(ResourceKind::Packfile, &mac(81), &ours[..])
+            .await
+            .unwrap();
+        assert!(
+            get(&mut lenient, ResourceKind::Packfile, &mac(81), None)
+                .await
+                .unwrap()
+                == ours
+        );
+    }
+}
+
 async fn assert_no_pending_uploads(server: &TestServer, bucket: &str) {
     if let Some(uploads) = raw::pending_uploads(server, bucket).await {
         assert!(
@@ -280,34 +507,51 @@ async fn assert_no_pending_uploads(server: &TestServer, bucket: &str) {
     );
 }
 
-/// ≥ 500 mixed operations through a proxy injecting random faults from a fixed
-/// seed. Invariants: every successful get returns exactly the bytes put; every
-/// failure is a typed store error (never a trap); after the run, with faults
-/// off, the bucket holds exactly the objects the model says.
+/// ≥ 500 mixed operations, single-part and multipart, through a proxy
+/// injecting random faults from a fixed seed. Invariants: every successful
+/// get returns exactly the bytes put; every failure is the typed error its
+/// fault explains — `unavailable` once retries ran out, `corrupted` for a
+/// full read whose bytes were flipped — and failures stay rare; after the
+/// run, with faults off, the bucket holds exactly the objects the model
+/// says, and no multipart upload is left pending.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fault_storm_loses_and_corrupts_nothing() {
     const OPS: u64 = 600;
+    const PART: usize = 5 << 20;
     let servers = servers().await;
     let server = &servers[0];
-    let (proxy, _, mut store) = through_proxy(
+    let (proxy, bucket, mut store) = through_proxy(
         server,
         "storm",
-        &[("max_retries", "4"), ("retry_budget", "20s")],
+        &[
+            ("max_retries", "4"),
+            ("retry_budget", "20s"),
+            ("part_size", "5MiB"),
+        ],
     )
     .await;
     proxy.random(0x5EED_2026, 300);
     let mut model: BTreeMap<[u8; 32], Vec<u8>> = BTreeMap::new();
     let mut maybe: BTreeMap<[u8; 32], Vec<u8>> = BTreeMap::new();
-    let (mut failures, mut state) = (0u64, 42u64);
+    let (mut unavailable, mut corrupted, mut state) = (0u64, 0u64, 42u64);
+    let (mut puts, mut multipart) = (0u64, 0u64);
     for op in 0..OPS {
         let roll = next(&mut state) % 10;
         let existing: Vec<[u8; 32]> = model.keys().copied().collect();
         let pick =
             (!existing.is_empty()).then(|| existing[next(&mut state) as usize % existing.len()]);
+        let full_read = matches!((roll, pick), (4..=5, Some(_)));
         let outcome = match (roll, pick) {
             (0..=3, _) | (_, None) => {
                 let m = mac(1_000_000 + op);
-                let body = data(op, 1 + next(&mut state) as usize % 60_000);
+                puts += 1;
+                let len = match puts % 8 {
+                    // Two parts: the second from 1 byte to 1 MiB.
+                    0 => PART + 1 + next(&mut state) as usize % (1 << 20),
+                    _ => 1 + next(&mut state) as usize % 60_000,
+                };
+                multipart += u64::from(len > PART);
+                let body = data(op, len);
                 match store.put(ResourceKind::Packfile, &m, &body[..]).await {
                     Ok(_) => {
                         model.insert(m, body);
@@ -319,17 +563,17 @@ async fn a_fault_storm_loses_and_corrupts_nothing() {
                     }
                 }
             }
-            (4..=6, Some(m)) => match get(&mut store, ResourceKind::Packfile, &m, None).await {
+            (4..=5, Some(m)) => match get(&mut store, ResourceKind::Packfile, &m, None).await {
                 Ok(bytes) => {
                     assert!(bytes == model[&m], "op {op}: a get returned other bytes");
                     Ok(())
                 }
                 Err(e) => Err(e),
             },
-            (7, Some(m)) => {
+            (6, Some(m)) => {
                 let len = model[&m].len() as u64;
                 let offset = next(&mut state) % len;
-                let length = (1 + next(&mut state) % (len - offset)) as u32;
+                let length = (1 + next(&mut state) % (len - offset).min(1 << 20)) as u32;
                 let range = Some(Range { offset, length });
                 match get(&mut store, ResourceKind::Packfile, &m, range).await {
                     Ok(bytes) => {
@@ -341,7 +585,12 @@ async fn a_fault_storm_loses_and_corrupts_nothing() {
                     Err(e) => Err(e),
                 }
             }
-            (8, Some(_)) => store.list(ResourceKind::Packfile).await.map(|_| ()),
+            (7, Some(_)) => store.list(ResourceKind::Packfile).await.map(|_| ()),
+            // The same bytes again: success, nothing overwritten.
+            (8, Some(m)) => store
+                .put(ResourceKind::Packfile, &m, &model[&m][..])
+                .await
+                .map(drop),
             (_, Some(m)) => {
                 let result = store.delete(ResourceKind::Packfile, &m).await;
                 let body = model.remove(&m).expect("picked from the model");
@@ -351,13 +600,11 @@ async fn a_fault_storm_loses_and_corrupts_nothing() {
                 result
             }
         };
-        if let Err(e) = outcome {
-            failures += 1;
-            let e = store_error(e);
-            assert!(
-                !e.to_string().is_empty(),
-                "op {op}: an error without a message"
-            );
+        match outcome.map_err(store_error) {
+            Ok(()) => {}
+            Err(Error::Unavailable(_)) => unavailable += 1,
+            Err(Error::Corrupted(_)) if full_read => corrupted += 1,
+            Err(other) => panic!("op {op} (roll {roll}): unexpected error {other}"),
         }
     }
     proxy.pass();
@@ -378,22 +625,37 @@ async fn a_fault_storm_loses_and_corrupts_nothing() {
             panic!("an object nobody put is listed");
         }
     }
+    assert_no_pending_uploads(server, &bucket).await;
     let tally = proxy.tally();
+    let count = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
     let stats = store.stats().await.unwrap();
     eprintln!(
-        "fault storm: {OPS} operations, {} requests, {} faults injected \
-         ({} statuses, {} resets, {} truncations, {} corruptions, {} slow bodies), \
-         {} retries, {failures} operations failed with a typed error",
-        tally.requests.load(std::sync::atomic::Ordering::Relaxed),
+        "fault storm: {OPS} operations ({multipart} multipart puts), {} requests, {} faults \
+         injected ({} statuses, {} resets, {} lost answers, {} truncations, {} corruptions, \
+         {} slow bodies), {} retries; {unavailable} operations unavailable after their \
+         retries, {corrupted} reads found corrupted",
+        count(&tally.requests),
         tally.injected(),
-        tally.statuses.load(std::sync::atomic::Ordering::Relaxed),
-        tally.resets.load(std::sync::atomic::Ordering::Relaxed),
-        tally.truncations.load(std::sync::atomic::Ordering::Relaxed),
-        tally.corruptions.load(std::sync::atomic::Ordering::Relaxed),
-        tally.slowdowns.load(std::sync::atomic::Ordering::Relaxed),
+        count(&tally.statuses),
+        count(&tally.resets),
+        count(&tally.lost),
+        count(&tally.truncations),
+        count(&tally.corruptions),
+        count(&tally.slowdowns),
         stats.retries,
     );
     assert!(tally.injected() >= 100, "too few faults to mean anything");
+    assert!(multipart >= 20, "too few multipart puts: {multipart}");
+    assert!(
+        corrupted <= count(&tally.corruptions),
+        "more corrupted reads than corruptions injected"
+    );
+    // Five tries at 30% faults each: an operation runs out of retries about
+    // once in a hundred.
+    assert!(
+        unavailable <= OPS / 50,
+        "{unavailable} of {OPS} operations ran out of retries"
+    );
 }
 
 fn next(state: &mut u64) -> u64 {

@@ -11,6 +11,7 @@ use kloset_host::{LockMode, ResourceKind};
 use kloset_s3::calendar::parse_iso8601;
 use kloset_s3::error::Error;
 use kloset_s3::request::Method;
+use kloset_s3_tests::proxy::{Fault, FaultProxy, Target};
 use kloset_s3_tests::{
     data, get, host, mac, servers, servers_enforcing, store_error, unique_bucket, TestServer,
 };
@@ -153,6 +154,76 @@ async fn create_makes_a_locked_bucket_and_every_write_is_locked() {
             .put(ResourceKind::Packfile, &mac(1), &small[..])
             .await
             .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_put_that_succeeds_leaves_its_object_locked() {
+    for server in servers_enforcing("Object Lock", |c| c.object_lock).await {
+        let name = server.name;
+        let upstream = server.endpoint.parse().expect("a socket address");
+        let proxy = FaultProxy::start(upstream).await.unwrap();
+        let through = server.through(proxy.addr().to_string());
+        let locked = [&GOVERNANCE_1D[..], &[("part_size", "5MiB")]].concat();
+        let (bucket, mut store) = through.open("lock-paths", &locked).await;
+        store.create(b"c").await.unwrap();
+
+        // A Complete whose first attempt landed: the retry answers 404, and
+        // the object the server holds is ours. moto and Ceph dropped the lock
+        // headers of CreateMultipartUpload.
+        let retried = data(40, (5 << 20) + 9);
+        proxy.script(&[(Target::CompleteMultipart, Fault::Lost)]);
+        store
+            .put(ResourceKind::Packfile, &mac(40), &retried[..])
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(proxy.pending(), 0, "{name}: the fault was not injected");
+
+        // The same bytes, first written by a store without Object Lock (an
+        // older configuration, another tool): the locked store's put locks them.
+        let unlocked = data(41, 4000);
+        let mut plain = reopen(&server, &bucket, &[]).await;
+        plain
+            .put(ResourceKind::Packfile, &mac(41), &unlocked[..])
+            .await
+            .unwrap();
+        assert_eq!(
+            server
+                .raw(
+                    Method::Head,
+                    &format!("/{bucket}/{}", packfile_key(&mac(41))),
+                    &[],
+                    &[],
+                    b""
+                )
+                .await
+                .header("x-amz-object-lock-mode"),
+            None,
+            "{name}: written without lock"
+        );
+        store
+            .put(ResourceKind::Packfile, &mac(41), &unlocked[..])
+            .await
+            .unwrap();
+
+        // The same multipart bytes again, found by the check before any part.
+        store
+            .put(ResourceKind::Packfile, &mac(40), &retried[..])
+            .await
+            .unwrap();
+
+        for key in [packfile_key(&mac(40)), packfile_key(&mac(41))] {
+            let (mode, until) = stored_lock(&server, &bucket, &key).await;
+            assert_eq!(mode, "GOVERNANCE", "{name}: {key}");
+            assert_about_days_from_now(&until, 1, &format!("{name}: {key}"));
+        }
+        assert!(
+            get(&mut store, ResourceKind::Packfile, &mac(40), None)
+                .await
+                .unwrap()
+                == retried,
+            "{name}"
+        );
     }
 }
 

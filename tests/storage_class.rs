@@ -171,3 +171,38 @@ async fn reading_an_archived_object_says_it_needs_a_restore() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_config_copy_left_by_a_create_that_stopped_does_not_block_the_next() {
+    for server in servers().await.into_iter().filter(|s| s.name == "moto") {
+        // A create wrote CONFIG.frozen, then its CONFIG PUT failed: no
+        // kloset, only a stray copy (with the bytes the next run will not
+        // send again: Plakar makes a new configuration each time).
+        let (bucket, mut store) = server.open("straycopy", &GLACIER).await;
+        store.create(b"first").await.unwrap();
+        let config = server
+            .raw(Method::Delete, &format!("/{bucket}/CONFIG"), &[], &[], b"")
+            .await;
+        assert!((200..300).contains(&config.status), "{}", config.text());
+        assert!(store.open().await.is_err(), "no kloset without CONFIG");
+
+        store.create(b"second").await.unwrap();
+        assert_eq!(store.open().await.unwrap(), b"second");
+        let copy = server
+            .raw(
+                Method::Head,
+                &format!("/{bucket}/CONFIG.frozen"),
+                &[],
+                &[],
+                b"",
+            )
+            .await;
+        let want = kloset_s3::hex::encode(&kloset_s3::integrity::xxh3(b"second"));
+        assert_eq!(copy.header("x-amz-meta-kloset-xxh3"), Some(want.as_str()));
+        assert_eq!(copy.header("x-amz-storage-class"), Some("GLACIER"));
+        // Now a kloset exists: other bytes are refused, the same complete.
+        let e = store_error(store.create(b"third").await.unwrap_err());
+        assert!(matches!(e, Error::AlreadyExists(_)), "{e}");
+        store.create(b"second").await.unwrap();
+    }
+}

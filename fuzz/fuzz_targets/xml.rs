@@ -16,4 +16,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = xml::parse_location_constraint(data);
     let _ = xml::parse_object_lock_config(data);
     let _ = xml::parse_retention(data);
+    if let Ok(uploads) = xml::parse_list_multipart_uploads(data) {
+        assert!(uploads.iter().all(|u| !u.key.is_empty() && !u.upload_id.is_empty()));
+    }
 });

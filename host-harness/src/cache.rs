@@ -125,12 +125,35 @@ fn read(engine: &Engine, path: &Path) -> Option<Component> {
     }
 }
 
+/// Writes the artifact and its digest under a name of its own, then renames
+/// it into place: a reader (another process sharing the cache) sees the
+/// whole entry or none, never a half-written one.
 fn write(dir: &Path, path: &Path, artifact: &[u8]) -> std::io::Result<()> {
     create_private_dir(dir)?;
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut file, artifact)?;
-    std::io::Write::write_all(&mut file, &Sha256::digest(artifact))?;
-    file.persist(path).map(drop).map_err(|e| e.error)
+    let temporary = temporary_name(path);
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temporary)
+        .and_then(|mut file| {
+            std::io::Write::write_all(&mut file, artifact)?;
+            std::io::Write::write_all(&mut file, &Sha256::digest(artifact))
+        })
+        .and_then(|()| std::fs::rename(&temporary, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
+}
+
+/// `path` with a suffix no other writer uses at the same time: this
+/// process's id and a per-process counter.
+fn temporary_name(path: &Path) -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{}.{n}.tmp", std::process::id()));
+    name.into()
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {

@@ -76,8 +76,9 @@ impl WasiHttpHooks for Egress {
             request.headers_mut().insert(http::header::HOST, host);
         }
         let transport = self.transport.clone();
+        let turn = transport.queue();
         Box::new(async move {
-            let response = transport.send(request, options).await?;
+            let response = transport.send(turn, request, options).await?;
             // The transport drives its connections itself: nothing to report
             // through this future.
             let io: IoFuture = Box::new(async { Ok(()) });

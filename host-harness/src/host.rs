@@ -19,6 +19,7 @@ use crate::egress::Egress;
 use crate::engine;
 use crate::error::HostError;
 use crate::limits::{CallLimits, CallMeter, MemoryLimiter};
+use crate::outgoing;
 use crate::policy::Policy;
 use crate::sandbox::Sandbox;
 use crate::store::StoreHandle;
@@ -113,7 +114,7 @@ impl Host {
         let setup = |e: wasmtime::Error| HostError::Setup(format!("linking the component: {e}"));
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(setup)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(setup)?;
+        outgoing::add_to_linker(&mut linker).map_err(setup)?;
         let pre = linker.instantiate_pre(&component).map_err(setup)?;
         let pre = KlosetS3Pre::new(pre).map_err(setup)?;
         Ok(Host {

@@ -19,6 +19,7 @@ mod engine;
 mod error;
 mod host;
 mod limits;
+mod outgoing;
 pub mod policy;
 pub mod pool;
 mod sandbox;

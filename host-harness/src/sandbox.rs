@@ -59,6 +59,11 @@ impl Sandbox {
         self.table.max_capacity()
     }
 
+    /// How many wasi resources the instance holds now.
+    pub fn resources_in_use(&mut self) -> usize {
+        self.table.iter_mut().count()
+    }
+
     /// Drops every wasi resource of a dead instance: its requests in flight
     /// (closing their connections; none waiting goes out), bodies, header
     /// fields. Nothing can use

@@ -401,6 +401,18 @@ impl StoreHandle {
         self.end(infallible(r))
     }
 
+    /// What went wrong since the last call without failing one (the
+    /// component keeps them until asked), oldest first.
+    pub async fn take_warnings(&mut self) -> Result<Vec<String>, HostError> {
+        let meter = self.begin()?;
+        let r = metered(
+            &meter,
+            guest(&self.bindings).call_take_warnings(&mut self.store, self.resource),
+        )
+        .await;
+        self.end(infallible(r))
+    }
+
     /// Whether calls can still succeed: the instance has not trapped, no
     /// call was abandoned half-way and the store was not closed. A pool
     /// keeps only such handles.
@@ -421,6 +433,13 @@ impl StoreHandle {
     /// How many requests of the component the egress policy refused.
     pub fn denied_requests(&self) -> u64 {
         self.store.data().egress.denied()
+    }
+
+    /// How many wasi resources (header fields, requests, bodies, streams,
+    /// pollables) the instance holds now: between calls, none should be left
+    /// of requests that are over.
+    pub fn resources_in_use(&mut self) -> usize {
+        self.store.data_mut().resources_in_use()
     }
 
     /// How many wasi resources (header fields, requests, bodies, streams,

@@ -29,7 +29,7 @@ use kloset_s3::request::Scheme;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{AcquireError, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::AbortHandle;
 use tokio::time::{sleep_until, Instant, Sleep};
 use tokio_rustls::TlsConnector;
@@ -112,21 +112,35 @@ impl Transport {
         self
     }
 
-    /// Sends `request` to the endpoint and returns the response once its head
-    /// has arrived; the body streams afterwards.
+    /// A request's place in the queue for one of the permits: taken now, in
+    /// the order the guest sends its requests, not in the order the tasks
+    /// that send them happen to run. A guest that waits for its answers in
+    /// the order it asked for them then always gets them: with the turns
+    /// handed out by whichever task ran first, a later request could take the
+    /// last permit and hold it (its answer unread) while the guest waits for
+    /// an earlier one that never gets out.
+    pub fn queue(&self) -> Turn {
+        let mut acquire = Box::pin(self.requests.clone().acquire_owned());
+        // The first poll enqueues the waiter (the semaphore is fair); the
+        // task that sends the request polls it again with a real waker.
+        let mut context = Context::from_waker(std::task::Waker::noop());
+        match acquire.as_mut().poll(&mut context) {
+            Poll::Ready(permit) => Turn(Box::pin(std::future::ready(permit))),
+            Poll::Pending => Turn(acquire),
+        }
+    }
+
+    /// Sends `request` to the endpoint in its `turn` and returns the response
+    /// once its head has arrived; the body streams afterwards.
     pub async fn send(
         &self,
+        turn: Turn,
         request: Request<WasiBody>,
         options: Option<RequestOptions>,
     ) -> Result<Response<WasiBody>, Error> {
         let timeouts = timeouts::capped(self.timeouts, options);
         // Fails only once the transport is closed.
-        let permit = self
-            .requests
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::ConnectionLimitReached)?;
+        let permit = turn.0.await.map_err(|_| Error::ConnectionLimitReached)?;
         let watch = Arc::new(UploadWatch::default());
         let (mut parts, body) = request.into_parts();
         // On a direct connection the request line carries the path only.
@@ -234,6 +248,10 @@ impl Transport {
         Ok(sender)
     }
 }
+
+/// A request's place in the queue for a permit to be in flight (see
+/// [`Transport::queue`]).
+pub struct Turn(Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send>>);
 
 trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
@@ -586,7 +604,7 @@ mod tests {
         let transport = transport(port, timeouts(5000, 5000));
         for _ in 0..5 {
             let response = transport
-                .send(request(port, empty()), None)
+                .send(transport.queue(), request(port, empty()), None)
                 .await
                 .expect("send");
             assert_eq!(body_text(response).await.expect("body"), "ok");
@@ -605,7 +623,7 @@ mod tests {
         });
         let transport = transport(port, timeouts(5000, 5000));
         let response = transport
-            .send(request(port, empty()), None)
+            .send(transport.queue(), request(port, empty()), None)
             .await
             .expect("send");
         body_text(response).await.expect("body");
@@ -627,7 +645,7 @@ mod tests {
         let transport = transport(port, timeouts(200, 5000));
         let started = std::time::Instant::now();
         let err = transport
-            .send(request(port, empty()), None)
+            .send(transport.queue(), request(port, empty()), None)
             .await
             .expect_err("timeout");
         assert!(matches!(err, Error::ConnectionReadTimeout), "{err}");
@@ -655,14 +673,14 @@ mod tests {
         };
         let started = std::time::Instant::now();
         let err = transport
-            .send(request(port, empty()), asks(3_600_000))
+            .send(transport.queue(), request(port, empty()), asks(3_600_000))
             .await
             .expect_err("capped");
         assert!(matches!(err, Error::ConnectionReadTimeout), "{err}");
         assert!(started.elapsed() < Duration::from_secs(5));
         let started = std::time::Instant::now();
         transport
-            .send(request(port, empty()), asks(50))
+            .send(transport.queue(), request(port, empty()), asks(50))
             .await
             .expect_err("shortened");
         assert!(started.elapsed() < Duration::from_millis(300));
@@ -680,7 +698,7 @@ mod tests {
         });
         let transport = transport(port, timeouts(5000, 200));
         let response = transport
-            .send(request(port, empty()), None)
+            .send(transport.queue(), request(port, empty()), None)
             .await
             .expect("head");
         let err = body_text(response).await.expect_err("stalled body");
@@ -698,7 +716,7 @@ mod tests {
         let transport = transport(port, timeouts(5000, 300));
         let body = Chunks::new(256).boxed_unsync();
         let err = transport
-            .send(request(port, body), None)
+            .send(transport.queue(), request(port, body), None)
             .await
             .expect_err("stall");
         assert!(matches!(err, Error::ConnectionWriteTimeout), "{err}");
@@ -727,7 +745,10 @@ mod tests {
         let length = (8u64 << 20).to_string().parse().expect("value");
         req.headers_mut().insert("content-length", length);
         let started = std::time::Instant::now();
-        let response = transport.send(req, None).await.expect("send");
+        let response = transport
+            .send(transport.queue(), req, None)
+            .await
+            .expect("send");
         assert_eq!(body_text(response).await.expect("body"), "ok");
         assert!(started.elapsed() > Duration::from_millis(900));
     }
@@ -756,7 +777,10 @@ mod tests {
         );
         let length = (2u64 << 20).to_string().parse().expect("value");
         req.headers_mut().insert("content-length", length);
-        let response = transport.send(req, None).await.expect("send");
+        let response = transport
+            .send(transport.queue(), req, None)
+            .await
+            .expect("send");
         assert_eq!(body_text(response).await.expect("body"), "ok");
     }
 
@@ -767,7 +791,7 @@ mod tests {
         let transport = transport(port, timeouts(1000, 1000));
         let body = Full::new(Bytes::from_static(b"x")).map_err(|e: Infallible| match e {});
         let err = transport
-            .send(request(port, body.boxed_unsync()), None)
+            .send(transport.queue(), request(port, body.boxed_unsync()), None)
             .await
             .expect_err("refused");
         assert!(matches!(err, Error::Connect(_)), "{err}");
@@ -785,7 +809,7 @@ mod tests {
         let mut req = request(port, empty());
         *req.uri_mut() = Uri::from_static("http://127.0.0.2:1/elsewhere");
         let response = transport
-            .send(req, None)
+            .send(transport.queue(), req, None)
             .await
             .expect("sent to the endpoint");
         assert_eq!(body_text(response).await.expect("body"), "ok");
@@ -812,7 +836,10 @@ mod tests {
         *req.uri_mut() = format!("http://bucket.s3.kloset.test:{port}/key")
             .parse()
             .expect("uri");
-        let response = transport.send(req, None).await.expect("send");
+        let response = transport
+            .send(transport.queue(), req, None)
+            .await
+            .expect("send");
         assert_eq!(body_text(response).await.expect("body"), "ok");
         assert!(server.await.expect("server").starts_with("PUT /key "));
     }
@@ -841,7 +868,9 @@ mod tests {
             .map(|_| {
                 let transport = transport.clone();
                 tokio::spawn(async move {
-                    let response = transport.send(request(port, empty()), None).await?;
+                    let response = transport
+                        .send(transport.queue(), request(port, empty()), None)
+                        .await?;
                     body_text(response).await
                 })
             })
@@ -853,6 +882,52 @@ mod tests {
             assert_eq!(send.await.expect("task").expect("send"), "ok");
         }
         assert_eq!(heads.load(Ordering::SeqCst), 3);
+    }
+
+    /// Past the limit, requests go out in the order they were queued (the
+    /// order the guest sent them), whatever order their tasks run in.
+    #[tokio::test]
+    async fn waiting_requests_go_out_in_the_order_they_were_queued() {
+        let (listener, port) = listener().await;
+        let (paths, mut arrived) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            loop {
+                let (mut socket, _) = listener.accept().await.expect("accept");
+                let paths = paths.clone();
+                tokio::spawn(async move {
+                    while let Some(head) = read_head(&mut socket).await {
+                        let path = head.split(' ').nth(1).unwrap_or_default().to_owned();
+                        let _ = paths.send(path);
+                        socket.write_all(OK).await.expect("answer");
+                    }
+                });
+            }
+        });
+        let transport = Arc::new(transport(port, timeouts(10_000, 10_000)).with_request_limit(1));
+        let turns: Vec<Turn> = (0..4).map(|_| transport.queue()).collect();
+        // The last queued sends first, the first queued last.
+        let mut sends = Vec::new();
+        for (i, turn) in turns.into_iter().enumerate().rev() {
+            let transport = transport.clone();
+            let uri = format!("http://127.0.0.1:{port}/request-{i}");
+            let request = Request::get(uri).body(empty()).expect("request");
+            sends.push(tokio::spawn(async move {
+                let response = transport.send(turn, request, None).await?;
+                body_text(response).await
+            }));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        for send in sends {
+            assert_eq!(send.await.expect("task").expect("send"), "ok");
+        }
+        let mut order = Vec::new();
+        while let Ok(path) = arrived.try_recv() {
+            order.push(path);
+        }
+        assert_eq!(
+            order,
+            ["/request-0", "/request-1", "/request-2", "/request-3"]
+        );
     }
 
     #[tokio::test]
@@ -874,7 +949,11 @@ mod tests {
         let sends: Vec<_> = (0..3)
             .map(|_| {
                 let transport = transport.clone();
-                tokio::spawn(async move { transport.send(request(port, empty()), None).await })
+                tokio::spawn(async move {
+                    transport
+                        .send(transport.queue(), request(port, empty()), None)
+                        .await
+                })
             })
             .collect();
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -955,7 +1034,7 @@ mod tests {
         let tls = crate::tls::verifying_config(Some(&ca)).expect("TLS config");
         let transport = https_transport(port, tls);
         let response = transport
-            .send(https_request(port), None)
+            .send(transport.queue(), https_request(port), None)
             .await
             .expect("send");
         assert_eq!(body_text(response).await.expect("body"), "ok");
@@ -967,7 +1046,7 @@ mod tests {
         let tls = crate::tls::verifying_config(None).expect("TLS config");
         let transport = https_transport(port, tls);
         let err = transport
-            .send(https_request(port), None)
+            .send(transport.queue(), https_request(port), None)
             .await
             .expect_err("untrusted");
         let Error::Tls(io) = err else {
@@ -983,7 +1062,7 @@ mod tests {
         let tls = crate::tls::insecure_config().expect("TLS config");
         let transport = https_transport(port, tls);
         let response = transport
-            .send(https_request(port), None)
+            .send(transport.queue(), https_request(port), None)
             .await
             .expect("send");
         assert_eq!(body_text(response).await.expect("body"), "ok");

@@ -175,6 +175,9 @@ const REFUSED: &[(&str, &str)] = &[
     ("provider=s4", "provider"),
     ("part_size=1MiB", "part_size"),
     ("part_size=6GiB", "part_size"),
+    // Within S3's 5 GiB, but no 32-bit component can buffer such a part.
+    ("part_size=2GiB", "part_size"),
+    ("part_size=4GiB", "part_size"),
     ("part_size=16MB", "part_size"),
     ("max_parts=0", "max_parts"),
     ("max_parts=10001", "max_parts"),
@@ -207,6 +210,15 @@ fn refusals_name_the_key_at_fault() {
     for (spec, key) in REFUSED {
         assert_eq!(refused_key(parse(spec)), *key, "{spec}");
     }
+}
+
+#[test]
+fn part_sizes_go_up_to_what_a_32_bit_component_can_buffer() {
+    assert_eq!(parse("part_size=2047MiB").unwrap().part_size, 2047 << 20);
+    let Err(Error::InvalidConfig { message, .. }) = parse("part_size=2GiB") else {
+        panic!("2 GiB accepted");
+    };
+    assert!(message.contains("more than 2047MiB"), "{message}");
 }
 
 #[test]

@@ -15,6 +15,7 @@ use crate::error::{Error, S3Failure};
 
 const INITIATE_ROOT: &str = "InitiateMultipartUploadResult";
 const COMPLETE_ROOT: &str = "CompleteMultipartUploadResult";
+const UPLOADS_ROOT: &str = "ListMultipartUploadsResult";
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -26,6 +27,45 @@ struct InitiateResult {
 struct CompleteResult {
     #[serde(rename = "ETag")]
     etag: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct UploadsResult {
+    #[serde(rename = "Upload", default)]
+    uploads: Vec<UploadEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UploadEntry {
+    key: Option<String>,
+    upload_id: Option<String>,
+}
+
+/// A multipart upload in progress, as ListMultipartUploads names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingUpload {
+    pub key: String,
+    pub upload_id: String,
+}
+
+/// The uploads of a ListMultipartUploads answer (one page). An entry
+/// without its key or upload id is refused: what it names would be aborted.
+pub fn parse_list_multipart_uploads(body: &[u8]) -> Result<Vec<PendingUpload>, Error> {
+    let result: UploadsResult = parse(body, UPLOADS_ROOT)?;
+    result
+        .uploads
+        .into_iter()
+        .map(|entry| match (entry.key, entry.upload_id) {
+            (Some(key), Some(id)) if !key.is_empty() && !id.trim().is_empty() => {
+                Ok(PendingUpload {
+                    key,
+                    upload_id: id.trim().to_owned(),
+                })
+            }
+            _ => Err(malformed(UPLOADS_ROOT, "Upload without Key or UploadId")),
+        })
+        .collect()
 }
 
 /// The UploadId of a CreateMultipartUpload answer.
@@ -71,6 +111,42 @@ pub fn parse_complete_multipart(status: u16, body: &[u8]) -> Result<Option<Strin
 mod tests {
     use super::*;
     use crate::xml::samples::{AWS_COMPLETE, AWS_COMPLETE_ERROR, AWS_INITIATE};
+
+    #[test]
+    fn list_uploads_aws_example_and_empty() {
+        // From the ListMultipartUploads documentation, trimmed.
+        let aws = br#"<?xml version="1.0" encoding="UTF-8"?>
+<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <Bucket>bucket</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker>
+  <NextKeyMarker>my-movie.m2ts</NextKeyMarker><MaxUploads>3</MaxUploads><IsTruncated>true</IsTruncated>
+  <Upload><Key>my-divisor</Key><UploadId>XMgbGlrZSBlbHZpbmcncyBub3QgaGF2aW5nIG11Y2ggbHVjaw</UploadId>
+    <Initiator><ID>arn:aws:iam::111122223333:user/user1-11111a31-17b5-4fb7-9df5-b111111f13de</ID><DisplayName>user1</DisplayName></Initiator>
+    <StorageClass>STANDARD</StorageClass><Initiated>2010-11-10T20:48:33.000Z</Initiated></Upload>
+  <Upload><Key>my-movie.m2ts</Key><UploadId>VXBsb2FkIElEIGZvciBlbHZpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA</UploadId>
+    <StorageClass>STANDARD</StorageClass><Initiated>2010-11-10T20:48:33.000Z</Initiated></Upload>
+</ListMultipartUploadsResult>"#;
+        let uploads = parse_list_multipart_uploads(aws).unwrap();
+        assert_eq!(
+            uploads,
+            vec![
+                PendingUpload {
+                    key: "my-divisor".into(),
+                    upload_id: "XMgbGlrZSBlbHZpbmcncyBub3QgaGF2aW5nIG11Y2ggbHVjaw".into()
+                },
+                PendingUpload {
+                    key: "my-movie.m2ts".into(),
+                    upload_id: "VXBsb2FkIElEIGZvciBlbHZpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA".into()
+                },
+            ]
+        );
+        let empty = b"<ListMultipartUploadsResult><Bucket>b</Bucket><IsTruncated>false</IsTruncated></ListMultipartUploadsResult>";
+        assert_eq!(parse_list_multipart_uploads(empty).unwrap(), vec![]);
+        let partial = b"<ListMultipartUploadsResult><Upload><Key>k</Key></Upload></ListMultipartUploadsResult>";
+        assert!(parse_list_multipart_uploads(partial).is_err());
+        assert!(
+            parse_list_multipart_uploads(b"<Error><Code>NotImplemented</Code></Error>").is_err()
+        );
+    }
 
     #[test]
     fn initiate_aws_example() {

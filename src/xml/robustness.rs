@@ -38,6 +38,12 @@ fn successes(body: &[u8]) -> usize {
         assert!(!retention.mode.is_empty() && !retention.retain_until.is_empty());
         accepted += 1;
     }
+    if let Ok(uploads) = parse_list_multipart_uploads(body) {
+        assert!(uploads
+            .iter()
+            .all(|u| !u.key.is_empty() && !u.upload_id.is_empty()));
+        accepted += 1;
+    }
     accepted
 }
 

@@ -175,6 +175,10 @@ impl wit::GuestStore for Hostile {
             retries: 0,
         }
     }
+
+    fn take_warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// The listing, upload and download types the world requires; never handed out.

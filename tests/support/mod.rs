@@ -60,6 +60,8 @@ pub struct Caps {
     pub strict_sigv4: bool,
     /// ListObjectsV2 returns at most 1000 keys whatever `max-keys` asks.
     pub list_max_keys_capped: bool,
+    /// ListMultipartUploads is implemented (s3s-fs answers 501).
+    pub list_uploads: bool,
 }
 
 /// s3s-fs 0.14.1 with its SigV4 auth on, as `kloset_host::testbed` runs it.
@@ -71,6 +73,7 @@ const S3S_FS: Caps = Caps {
     if_match_put: true,
     strict_sigv4: true,
     list_max_keys_capped: false,
+    list_uploads: false,
 };
 
 /// With IAM auth on (as .ci/start-moto.sh runs it) moto checks signatures,
@@ -83,6 +86,7 @@ const MOTO: Caps = Caps {
     if_match_put: true,
     strict_sigv4: false,
     list_max_keys_capped: false,
+    list_uploads: true,
 };
 
 /// Ceph 16 (Pacific), as .ci/start-radosgw.sh runs it.
@@ -94,6 +98,7 @@ const RADOSGW: Caps = Caps {
     if_match_put: false,
     strict_sigv4: true,
     list_max_keys_capped: true,
+    list_uploads: true,
 };
 
 /// The external servers this test bed knows how to describe.

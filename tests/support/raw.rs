@@ -65,7 +65,7 @@ impl TestServer {
             None,
             "us-east-1",
         );
-        let hash = kloset_s3::store::sha256(body);
+        let hash = kloset_s3::integrity::sha256(body);
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());

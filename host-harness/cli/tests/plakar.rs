@@ -193,8 +193,16 @@ async fn every_rpc_does_what_kloset_expects() {
             config: kloset_config.clone().into(),
         };
         client.create(create.clone()).await.unwrap();
-        let again = client.create(create).await;
-        expect_code(again, Code::AlreadyExists, name);
+        // A create retried with the same CONFIG completes; another kloset's
+        // CONFIG is refused.
+        client
+            .create(create)
+            .await
+            .expect("create again, same CONFIG");
+        let other = CreateRequest {
+            config: data(8, 333).into(),
+        };
+        expect_code(client.create(other).await, Code::AlreadyExists, name);
         let opened = client.open(OpenRequest {}).await.unwrap().into_inner();
         assert_eq!(
             opened.config, kloset_config,

@@ -7,12 +7,13 @@ use std::mem::take;
 
 use serde::Deserialize;
 
-use super::document::{malformed, parse, strip_quotes, visit, Visitor};
+use super::document::{malformed, strip_quotes, visit, Document, Visitor};
 use super::list::{boolean, set_once, url_decode};
 use crate::error::Error;
 
 const ROOT: &str = "ListVersionsResult";
 const VERSIONING_ROOT: &str = "VersioningConfiguration";
+const MOTO_VERSIONING_ROOT: &str = "GetBucketVersioningResponse";
 
 /// One version or delete marker of a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -312,8 +313,16 @@ struct VersioningDocument {
 
 /// Whether a GetBucketVersioning answer says `Enabled`; otherwise the status
 /// it gives (`Suspended`), or `None` for a bucket never versioned.
+/// moto names the root `GetBucketVersioningResponse`; both are read.
 pub fn parse_versioning(body: &[u8]) -> Result<Result<(), Option<String>>, Error> {
-    let document: VersioningDocument = parse(body, VERSIONING_ROOT)?;
+    let document = Document::read(body).map_err(|reason| malformed(VERSIONING_ROOT, &reason))?;
+    if ![VERSIONING_ROOT, MOTO_VERSIONING_ROOT].contains(&document.root()) {
+        let reason = format!("the root element is <{}>", document.root());
+        return Err(malformed(VERSIONING_ROOT, &reason));
+    }
+    let document: VersioningDocument = document
+        .decode()
+        .map_err(|reason| malformed(VERSIONING_ROOT, &reason))?;
     let status = document
         .status
         .map(|s| s.trim().to_owned())
@@ -489,5 +498,7 @@ mod tests {
         let never = "<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"/>";
         assert_eq!(parse_versioning(never.as_bytes()), Ok(Err(None)));
         assert!(parse_versioning(b"<html/>").is_err());
+        let moto = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<GetBucketVersioningResponse xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Status>Enabled</Status></GetBucketVersioningResponse>";
+        assert_eq!(parse_versioning(moto.as_bytes()), Ok(Ok(())));
     }
 }

@@ -372,3 +372,39 @@ fn recovery_refuses_what_is_not_the_klosets_and_times_it_cannot_use() {
         "{err}"
     );
 }
+
+#[test]
+fn a_restore_sends_the_sse_c_key_for_both_sides() {
+    let config = version("CONFIG", "c1", BEFORE, true, "cc");
+    let script = Script::new(vec![
+        versioned(),
+        (LIST_CONFIG, page(&[config], None)),
+        (
+            "PUT /bkt/packfiles/01/",
+            Reply::xml(200, crate::xml::samples::AWS_COPY),
+        ),
+    ]);
+    let key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    let store = script.store(&[("sse_customer_key", key)]);
+    let recovery = store.recovery(T).unwrap();
+    let restore = Action {
+        step: Step::Restore,
+        key: packfile(1),
+        version_id: "p1a".into(),
+        size: 6,
+        last_modified_ms: 0,
+    };
+    recovery.apply(&restore).unwrap();
+    let seen = script.seen();
+    let copy = seen.last().unwrap();
+    for side in [
+        "x-amz-server-side-encryption-customer",
+        "x-amz-copy-source-server-side-encryption-customer",
+    ] {
+        assert_eq!(copy.header(&format!("{side}-key")), Some(key), "{side}");
+        assert_eq!(copy.header(&format!("{side}-algorithm")), Some("AES256"));
+    }
+    // No lock configured: no lock header, and no HEAD after the copy.
+    assert_eq!(copy.header("x-amz-object-lock-mode"), None);
+    script.assert_done();
+}

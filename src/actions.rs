@@ -168,6 +168,68 @@ pub fn copy_object(
     req
 }
 
+/// CopyObject of one version of `source_key` (same bucket) to `key`: a
+/// point-in-time recovery puts an old version back as the current one. As
+/// [`copy_object`] otherwise (metadata copied, lock and SSE-C from `options`).
+pub fn copy_version(
+    bucket: &Bucket,
+    key: &str,
+    source_key: &str,
+    source_version: &str,
+    options: &WriteOptions<'_>,
+) -> Request {
+    let mut req = copy_object(bucket, key, source_key, options);
+    let source = format!(
+        "/{}/{}?versionId={}",
+        bucket.name(),
+        uri_encode(source_key, false),
+        uri_encode(source_version, true)
+    );
+    req.set_header("x-amz-copy-source", &source);
+    req
+}
+
+/// GetBucketVersioning: a point-in-time view needs every old version kept.
+pub fn get_bucket_versioning(bucket: &Bucket) -> Request {
+    bucket.request(Method::Get).query("versioning", "")
+}
+
+/// A ListObjectVersions page of at most `max_keys` versions and delete
+/// markers of keys starting with `prefix`, after the `(key, version)`
+/// markers of the previous page. URL-encoded keys, as for ListObjectsV2.
+pub fn list_object_versions(
+    bucket: &Bucket,
+    prefix: &str,
+    markers: Option<(&str, &str)>,
+    max_keys: u32,
+) -> Request {
+    let mut req = bucket
+        .request(Method::Get)
+        .query("versions", "")
+        .query("encoding-type", "url")
+        .query("max-keys", &max_keys.to_string())
+        .query("prefix", prefix);
+    if let Some((key, version)) = markers {
+        req = req.query("key-marker", key);
+        if !version.is_empty() {
+            req = req.query("version-id-marker", version);
+        }
+    }
+    req
+}
+
+/// GET of one version of an object (see [`get_object`]).
+pub fn get_object_version(
+    bucket: &Bucket,
+    key: &str,
+    version: &str,
+    range: Option<ByteRange>,
+    if_match: Option<&str>,
+    object: &ObjectOptions,
+) -> Request {
+    get_object(bucket, key, range, if_match, object).query("versionId", version)
+}
+
 pub fn get_bucket_location(bucket: &Bucket) -> Request {
     bucket.request(Method::Get).query("location", "")
 }

@@ -7,12 +7,12 @@ use crate::config::{Config, LockMode};
 use crate::download::Download;
 use crate::error::Error;
 use crate::layout::{Kind, Mac};
-use crate::listing::Listing;
 use crate::retention::Retention;
 use crate::secret::Secret;
-use crate::store::Store;
+use crate::store::{Listed, Store};
 use crate::transport::WasiTransport;
 use crate::upload::Upload;
+use crate::versions::{Action, Recovery, Step};
 
 wit_bindgen::generate!({
     world: "kloset-s3",
@@ -42,13 +42,14 @@ impl wit::Guest for Component {
     type Listing = ListingResource;
     type Upload = UploadResource;
     type Download = DownloadResource;
+    type Recovery = RecoveryResource;
 
     fn new_store(config: Vec<(String, String)>) -> WitResult<wit::Store> {
         let config = Config::parse(&config).map_err(to_wit)?;
         remember_secrets(&config);
-        Ok(wit::Store::new(StoreResource {
-            inner: Store::new(config, WasiTransport),
-        }))
+        let inner = Store::new(config, WasiTransport);
+        inner.check_config().map_err(to_wit)?;
+        Ok(wit::Store::new(StoreResource { inner }))
     }
 }
 
@@ -56,9 +57,10 @@ struct StoreResource {
     inner: Store<WasiTransport>,
 }
 
-struct ListingResource(RefCell<Listing<WasiTransport>>);
+struct ListingResource(RefCell<Listed<WasiTransport>>);
 struct UploadResource(RefCell<Upload<WasiTransport>>);
 struct DownloadResource(RefCell<Download<WasiTransport>>);
+struct RecoveryResource(RefCell<Recovery<WasiTransport>>);
 
 impl wit::GuestStore for StoreResource {
     fn create(&self, config: Vec<u8>) -> WitResult<()> {
@@ -91,10 +93,11 @@ impl wit::GuestStore for StoreResource {
 
     fn mode(&self) -> WitResult<wit::Mode> {
         self.inner.shared().check_open().map_err(to_wit)?;
-        Ok(if self.inner.readable() {
-            wit::Mode::READ | wit::Mode::WRITE
-        } else {
-            wit::Mode::WRITE
+        Ok(match (self.inner.readable(), self.inner.writable()) {
+            (true, true) => wit::Mode::READ | wit::Mode::WRITE,
+            (true, false) => wit::Mode::READ,
+            (false, true) => wit::Mode::WRITE,
+            (false, false) => wit::Mode::empty(),
         })
     }
 
@@ -170,6 +173,11 @@ impl wit::GuestStore for StoreResource {
         })
     }
 
+    fn recovery(&self, to: String) -> WitResult<wit::Recovery> {
+        let recovery = self.inner.recovery(&to).map_err(to_wit)?;
+        Ok(wit::Recovery::new(RecoveryResource(RefCell::new(recovery))))
+    }
+
     fn close(&self) -> WitResult<()> {
         self.inner.close().map_err(to_wit)
     }
@@ -222,6 +230,48 @@ impl wit::GuestDownload for DownloadResource {
 
     fn read(&self, max: u32) -> WitResult<Option<Vec<u8>>> {
         self.0.borrow_mut().read(max as usize).map_err(to_wit)
+    }
+}
+
+impl wit::GuestRecovery for RecoveryResource {
+    fn at(&self) -> String {
+        self.0.borrow().at().text()
+    }
+
+    fn plan_page(&self) -> WitResult<Option<Vec<wit::RecoveryAction>>> {
+        let page = self.0.borrow_mut().plan_page().map_err(to_wit)?;
+        Ok(page.map(|actions| actions.into_iter().map(action_to_wit).collect()))
+    }
+
+    fn apply(&self, action: wit::RecoveryAction) -> WitResult<()> {
+        self.0.borrow().apply(&action_of(action)).map_err(to_wit)
+    }
+}
+
+fn action_to_wit(action: Action) -> wit::RecoveryAction {
+    wit::RecoveryAction {
+        step: match action.step {
+            Step::Restore => wit::RecoveryStep::Restore,
+            Step::Hide => wit::RecoveryStep::Hide,
+        },
+        last_modified: crate::versions::millis_text(action.last_modified_ms),
+        key: action.key,
+        version_id: action.version_id,
+        size: action.size,
+    }
+}
+
+/// Only the step, key and version matter to `apply`.
+fn action_of(action: wit::RecoveryAction) -> Action {
+    Action {
+        step: match action.step {
+            wit::RecoveryStep::Restore => Step::Restore,
+            wit::RecoveryStep::Hide => Step::Hide,
+        },
+        last_modified_ms: crate::xml::parse_millis(&action.last_modified).unwrap_or_default(),
+        key: action.key,
+        version_id: action.version_id,
+        size: action.size,
     }
 }
 

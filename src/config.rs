@@ -11,6 +11,7 @@ mod endpoint;
 mod location;
 mod object_lock;
 mod pairs;
+mod point_in_time;
 mod provider;
 mod quantity;
 mod sse;
@@ -24,6 +25,7 @@ use std::time::Duration;
 pub use endpoint::{Addressing, Endpoint};
 pub use object_lock::{LockMode, ObjectLock};
 pub use pairs::KEYS;
+pub use point_in_time::PointInTime;
 pub use provider::Provider;
 pub use sse::SseCustomerKey;
 pub use storage_class::StorageClass;
@@ -84,6 +86,8 @@ pub struct Config {
     pub retry_budget: Duration,
     pub timeouts: Timeouts,
     pub object_lock: Option<ObjectLock>,
+    /// `point_in_time`: the store shows the kloset as it was then, read-only.
+    pub point_in_time: Option<PointInTime>,
 }
 
 /// The digest each upload carries so the server refuses a corrupted body.
@@ -158,6 +162,7 @@ impl Config {
             retry_budget: duration(&keys, "retry_budget", DEFAULT_RETRY_BUDGET)?,
             timeouts: timeouts(&keys)?,
             object_lock: ObjectLock::parse(&keys)?,
+            point_in_time: keys.parse("point_in_time", PointInTime::parse)?,
             provider,
             endpoint: site.endpoint,
             bucket: site.bucket,

@@ -21,6 +21,8 @@ use crate::sigv4::Payload;
 pub struct Download<T: Transport> {
     shared: Rc<Shared<T>>,
     key: String,
+    /// The version read (a point-in-time view), or the current one.
+    version: Option<String>,
     /// The absolute byte range delivered, when a range was asked for.
     range: Option<ByteRange>,
     etag: String,
@@ -40,6 +42,17 @@ pub struct Download<T: Transport> {
 impl<T: Transport> Download<T> {
     /// Starts the GET. `range` is kloset's (offset, length).
     pub fn open(shared: Rc<Shared<T>>, key: String, range: Option<(u64, u32)>) -> Result<Self> {
+        Self::open_version(shared, key, None, range)
+    }
+
+    /// [`Download::open`] of one version of the object (`versionId`), or
+    /// of the current one.
+    pub fn open_version(
+        shared: Rc<Shared<T>>,
+        key: String,
+        version: Option<String>,
+        range: Option<(u64, u32)>,
+    ) -> Result<Self> {
         let range = match range {
             Some((_, 0)) => return Ok(Self::empty(shared, key)),
             // Servers read byte positions as signed 64-bit numbers (s3s-fs
@@ -57,7 +70,7 @@ impl<T: Transport> Download<T> {
             }),
             None => None,
         };
-        let req = actions::get_object(&shared.bucket, &key, range, None, &shared.object);
+        let req = request(&shared, &key, version.as_deref(), range, None);
         let mut budget = shared.client.budget();
         let response = match shared
             .client
@@ -88,6 +101,7 @@ impl<T: Transport> Download<T> {
         Ok(Download {
             shared,
             key,
+            version,
             range,
             etag,
             body: Some(response.body),
@@ -105,6 +119,7 @@ impl<T: Transport> Download<T> {
         Download {
             shared,
             key,
+            version: None,
             range: None,
             etag: String::new(),
             body: None,
@@ -211,7 +226,7 @@ impl<T: Transport> Download<T> {
         };
         let etag = (!self.etag.is_empty()).then_some(self.etag.as_str());
         let s = &self.shared;
-        let req = actions::get_object(&s.bucket, &self.key, Some(rest), etag, &s.object);
+        let req = request(s, &self.key, self.version.as_deref(), Some(rest), etag);
         let response = s
             .client
             .send_within(&mut self.budget, &req, &[], Payload::Empty)
@@ -224,6 +239,20 @@ impl<T: Transport> Download<T> {
         body_length(&response.headers, &self.key, Some(rest), response.status)?;
         self.body = Some(response.body);
         Ok(())
+    }
+}
+
+/// The GET of `key` (of `version` when given).
+fn request<T: Transport>(
+    s: &Shared<T>,
+    key: &str,
+    version: Option<&str>,
+    range: Option<ByteRange>,
+    if_match: Option<&str>,
+) -> crate::request::Request {
+    match version {
+        Some(v) => actions::get_object_version(&s.bucket, key, v, range, if_match, &s.object),
+        None => actions::get_object(&s.bucket, key, range, if_match, &s.object),
     }
 }
 

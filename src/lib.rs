@@ -5,7 +5,8 @@
 //! only) → response ([`xml`], [`integrity`]) → typed result ([`error`]).
 //! [`client`] adds signing and retries; [`store`] is kloset's semantics, over
 //! [`upload`], [`download`], [`listing`], [`existing`] (what a key holds) and
-//! [`object_lock`], all built on one [`context`] (none depends on `store`).
+//! [`object_lock`], all built on one [`context`] (none depends on `store`);
+//! [`versions`] is the kloset at a point in time, and its recovery.
 //! The pure half is unit-tested natively as is; the stateful half over a
 //! scripted transport with a fake clock (`script`, tests only). Only the
 //! transport and the export glue are not.
@@ -35,6 +36,7 @@ pub mod secret;
 pub mod sigv4;
 pub mod store;
 pub mod upload;
+pub mod versions;
 pub mod xml;
 
 #[cfg(target_arch = "wasm32")]

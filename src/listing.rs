@@ -145,7 +145,8 @@ mod tests {
     }
 
     fn listing(script: &Script) -> Listing<Script> {
-        script.store(&[]).list(Kind::Packfile).unwrap()
+        let shared = Shared::new(crate::script::config(&[]), script.clone());
+        Listing::new(Rc::new(shared), Kind::Packfile)
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::object_lock::{self, BucketLock};
 use crate::retention::Retention;
 use crate::sigv4::Payload;
 use crate::upload::Upload;
+use crate::versions::{Recovery, View, ViewListing};
 use crate::xml::{self, ObjectLockConfig};
 
 /// The largest `CONFIG` accepted: kloset's is a few hundred bytes; anything
@@ -26,13 +27,63 @@ const MAX_CONFIG: usize = 1 << 20;
 
 pub struct Store<T> {
     shared: Rc<Shared<T>>,
+    /// `point_in_time`: the read-only view of the kloset as it was then.
+    view: Option<View>,
+}
+
+/// A listing of the kloset as it is, or as it was (`point_in_time`).
+pub enum Listed<T: Transport> {
+    Current(Listing<T>),
+    Then(Box<ViewListing<T>>),
+}
+
+impl<T: Transport> Listed<T> {
+    pub fn next_page(&mut self) -> Result<Option<Vec<Mac>>> {
+        match self {
+            Listed::Current(listing) => listing.next_page(),
+            Listed::Then(listing) => listing.next_page(),
+        }
+    }
 }
 
 impl<T: Transport> Store<T> {
     pub fn new(config: Config, transport: T) -> Store<T> {
+        let now = transport.unix_time();
+        let view = config.point_in_time.map(|p| View::new(p, now));
         Store {
             shared: Rc::new(Shared::new(config, transport)),
+            view,
         }
+    }
+
+    /// What the configuration alone cannot check: a `point_in_time` in the
+    /// future (the clock is read when the store is made).
+    pub fn check_config(&self) -> Result<()> {
+        match &self.view {
+            Some(view) => view.moment().map(drop),
+            None => Ok(()),
+        }
+    }
+
+    /// A store with `point_in_time` is read-only.
+    pub fn writable(&self) -> bool {
+        self.view.is_none()
+    }
+
+    /// Every write starts here.
+    fn check_writable(&self, what: &str) -> Result<()> {
+        self.shared.check_open()?;
+        match &self.view {
+            Some(view) => Err(view.read_only(what)),
+            None => Ok(()),
+        }
+    }
+
+    /// A recovery of the kloset to its state at `to` (`point_in_time`'s
+    /// forms): see [`Recovery`].
+    pub fn recovery(&self, to: &str) -> Result<Recovery<T>> {
+        self.check_writable("recover")?;
+        Recovery::new(self.shared.clone(), to)
     }
 
     pub fn shared(&self) -> &Shared<T> {
@@ -48,7 +99,7 @@ impl<T: Transport> Store<T> {
     /// anything is written.
     pub fn create(&self, config: &[u8]) -> Result<()> {
         let s = &self.shared;
-        s.check_open()?;
+        self.check_writable("create a kloset")?;
         if !self.bucket_exists()? {
             self.create_bucket()?;
         }
@@ -70,10 +121,19 @@ impl<T: Transport> Store<T> {
         }
     }
 
-    /// Reads `CONFIG`, telling a missing bucket from a bucket with no kloset.
+    /// Reads `CONFIG` (as it was at `point_in_time`, when set), telling a
+    /// missing bucket from a bucket with no kloset.
     pub fn open(&self) -> Result<Vec<u8>> {
+        self.shared.check_open()?;
+        let download = match &self.view {
+            Some(view) => view.open(&self.shared)?,
+            None => self.open_current()?,
+        };
+        read_config(download)
+    }
+
+    fn open_current(&self) -> Result<Download<T>> {
         let s = &self.shared;
-        s.check_open()?;
         if !self.bucket_exists()? {
             return Err(Error::NotFound(format!(
                 "bucket `{}` does not exist",
@@ -82,24 +142,10 @@ impl<T: Transport> Store<T> {
         }
         object_lock::require_on_bucket(s)?;
         let key = s.layout.config_key();
-        let mut download = match Download::open(self.shared.clone(), key, None) {
-            Err(Error::NotFound(_)) => return Err(self.no_kloset()),
-            other => other?,
-        };
-        let length = usize::try_from(download.length())
-            .ok()
-            .filter(|&length| length <= MAX_CONFIG)
-            .ok_or_else(|| {
-                Error::Corrupted(format!(
-                    "CONFIG is {} bytes: not a kloset configuration",
-                    download.length()
-                ))
-            })?;
-        let mut out = Vec::with_capacity(length);
-        while let Some(chunk) = download.read(MAX_CONFIG)? {
-            out.extend_from_slice(&chunk);
+        match Download::open(self.shared.clone(), key, None) {
+            Err(Error::NotFound(_)) => Err(self.no_kloset()),
+            other => other,
         }
-        Ok(out)
     }
 
     /// The bucket answers with these credentials, and as S3 does.
@@ -118,13 +164,18 @@ impl<T: Transport> Store<T> {
     /// kloset's mode: archive tiers cannot be read back without a restore, so
     /// the store is write-only, as in Go (which still reads what it keeps in
     /// STANDARD, and so does [`Store::get`]).
+    /// A `point_in_time` view reads whatever the storage class: it reads
+    /// versions, which the class of new writes says nothing about.
     pub fn readable(&self) -> bool {
-        !self.shared.config.storage_class.is_archive()
+        self.view.is_some() || !self.shared.config.storage_class.is_archive()
     }
 
     /// Bytes stored under the kloset's prefix.
     pub fn size(&self) -> Result<i64> {
         self.shared.check_open()?;
+        if let Some(view) = &self.view {
+            return view.size(&self.shared);
+        }
         let mut pages = Pages::new(self.shared.clone(), self.shared.config.prefix.clone());
         let mut total: u64 = 0;
         while let Some(page) = pages.next_page()? {
@@ -136,14 +187,17 @@ impl<T: Transport> Store<T> {
         Ok(i64::try_from(total).unwrap_or(i64::MAX))
     }
 
-    pub fn list(&self, kind: Kind) -> Result<Listing<T>> {
+    pub fn list(&self, kind: Kind) -> Result<Listed<T>> {
         self.shared.check_open()?;
-        Ok(Listing::new(self.shared.clone(), kind))
+        match &self.view {
+            Some(view) => Ok(Listed::Then(Box::new(view.list(&self.shared, kind)?))),
+            None => Ok(Listed::Current(Listing::new(self.shared.clone(), kind))),
+        }
     }
 
     /// `hot`: kloset reads the object back soon (see [`Shared::placement`]).
     pub fn put(&self, kind: Kind, mac: &Mac, hot: bool) -> Result<Upload<T>> {
-        self.shared.check_open()?;
+        self.check_writable("put")?;
         Upload::new(self.shared.clone(), self.shared.placement(kind, mac, hot))
     }
 
@@ -153,6 +207,9 @@ impl<T: Transport> Store<T> {
     pub fn get(&self, kind: Kind, mac: &Mac, range: Option<(u64, u32)>) -> Result<Download<T>> {
         let s = &self.shared;
         s.check_open()?;
+        if let Some(view) = &self.view {
+            return view.get(&self.shared, kind, mac, range);
+        }
         let key = s.layout.object_key(kind, mac);
         match Download::open(self.shared.clone(), key.clone(), range) {
             Err(Error::NotFound(m)) if s.archive() && kind == Kind::Packfile => {
@@ -179,7 +236,7 @@ impl<T: Transport> Store<T> {
     /// until when the object is locked.
     pub fn delete(&self, kind: Kind, mac: &Mac) -> Result<()> {
         let s = &self.shared;
-        s.check_open()?;
+        self.check_writable("delete")?;
         for key in s.stored_keys(kind, mac) {
             let req = actions::delete_object(&s.bucket, &key);
             match s.client.send(&req, &[], Payload::Empty) {
@@ -206,7 +263,7 @@ impl<T: Transport> Store<T> {
     /// earliest, if the object has an archive copy) and whether it changed.
     pub fn extend_retention(&self, kind: Kind, mac: &Mac) -> Result<(Retention, bool)> {
         let s = &self.shared;
-        s.check_open()?;
+        self.check_writable("extend a retention")?;
         let lock = s.config.object_lock.ok_or_else(|| {
             Error::config(
                 "object_lock_mode",
@@ -353,6 +410,24 @@ impl<T: Transport> Store<T> {
             self.shared.config.root()
         ))
     }
+}
+
+/// The whole of `CONFIG`, refused when too large to be one.
+fn read_config<T: Transport>(mut download: Download<T>) -> Result<Vec<u8>> {
+    let length = usize::try_from(download.length())
+        .ok()
+        .filter(|&length| length <= MAX_CONFIG)
+        .ok_or_else(|| {
+            Error::Corrupted(format!(
+                "CONFIG is {} bytes: not a kloset configuration",
+                download.length()
+            ))
+        })?;
+    let mut out = Vec::with_capacity(length);
+    while let Some(chunk) = download.read(MAX_CONFIG)? {
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -17,7 +17,8 @@ mod object_lock;
 #[cfg(test)]
 mod robustness;
 #[cfg(test)]
-mod samples;
+pub(crate) mod samples;
+mod versions;
 
 pub use bucket::{create_bucket_body, parse_location_constraint};
 pub use copy::parse_copy_object;
@@ -29,6 +30,9 @@ pub use multipart::{
 };
 pub use object_lock::{
     parse_object_lock_config, parse_retention, retention_body, ObjectLockConfig, Retention,
+};
+pub use versions::{
+    parse_list_object_versions, parse_millis, parse_versioning, VersionEntry, VersionsPage,
 };
 
 /// The largest body any parser here accepts. Callers cap what they read from the

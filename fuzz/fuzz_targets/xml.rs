@@ -19,4 +19,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(uploads) = xml::parse_list_multipart_uploads(data) {
         assert!(uploads.iter().all(|u| !u.key.is_empty() && !u.upload_id.is_empty()));
     }
+    if let Ok(page) = xml::parse_list_object_versions(data) {
+        assert!(page.entries.iter().all(|e| !e.key.is_empty() && !e.version_id.is_empty()));
+    }
+    let _ = xml::parse_versioning(data);
+    let _ = xml::parse_millis(&String::from_utf8_lossy(data));
 });

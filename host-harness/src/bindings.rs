@@ -15,7 +15,7 @@ wasmtime::component::bindgen!({
 
 pub use exports::kloset::s3::kloset_store::{
     BucketLock, Error as WitError, GuestStore, LockMode, LockPolicy, LockSettings, Mode, Range,
-    ResourceKind, Retention, Stats, StorageFlags,
+    RecoveryAction, RecoveryStep, ResourceKind, Retention, Stats, StorageFlags,
 };
 
 /// The WIT error, as the component's own error type (they map 1:1).

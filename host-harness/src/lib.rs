@@ -31,8 +31,8 @@ mod tls;
 mod transport;
 
 pub use bindings::{
-    BucketLock, LockMode, LockPolicy, LockSettings, Mode, Range, ResourceKind, Retention, Stats,
-    StorageFlags,
+    BucketLock, LockMode, LockPolicy, LockSettings, Mode, Range, RecoveryAction, RecoveryStep,
+    ResourceKind, Retention, Stats, StorageFlags,
 };
 pub use cache::ComponentCache;
 pub use error::HostError;
@@ -41,7 +41,7 @@ pub use host::{
     DEFAULT_MEMORY_LIMIT,
 };
 pub use pool::{PooledStore, StorePool};
-pub use store::{Download, Listing, StoreHandle, Upload, CHUNK};
+pub use store::{Download, Listing, Recovery, StoreHandle, Upload, CHUNK};
 
 /// The component this host was built with (`host-harness/build.rs`).
 pub const DEFAULT_COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/kloset_s3.wasm"));

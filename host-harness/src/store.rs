@@ -10,8 +10,8 @@ use wasmtime::component::{ResourceAny, ResourceTableError};
 use wasmtime::{Store, UpdateDeadline};
 
 use crate::bindings::{
-    store_error, GuestStore, KlosetS3, KlosetS3Pre, LockSettings, Mode, Range, ResourceKind,
-    Retention, Stats, StorageFlags, WitError,
+    store_error, GuestStore, KlosetS3, KlosetS3Pre, LockSettings, Mode, Range, RecoveryAction,
+    ResourceKind, Retention, Stats, StorageFlags, WitError,
 };
 use crate::error::HostError;
 use crate::limits::{metered, thread_cpu_time, CallMeter, Exceeded};
@@ -378,6 +378,23 @@ impl StoreHandle {
         self.end(r)
     }
 
+    /// Starts a recovery of the kloset to its state at `to` (an RFC 3339
+    /// UTC time or a duration before now, like `2d`): its plan is read a
+    /// page at a time, and each action applied, through the [`Recovery`].
+    pub async fn recovery(&mut self, to: &str) -> Result<Recovery<'_>, HostError> {
+        let meter = self.begin()?;
+        let r = metered(
+            &meter,
+            guest(&self.bindings).call_recovery(&mut self.store, self.resource, to),
+        )
+        .await;
+        let resource = self.end(r)?;
+        Ok(Recovery {
+            store: self,
+            resource,
+        })
+    }
+
     /// Closes the store; later calls answer `InvalidArgument`.
     pub async fn close(&mut self) -> Result<(), HostError> {
         let meter = self.begin()?;
@@ -641,6 +658,53 @@ impl Download<'_> {
         }
         out.flush().await.map_err(HostError::Io)?;
         Ok(total)
+    }
+}
+
+/// A recovery in progress (WIT `recovery`), from [`StoreHandle::recovery`].
+/// Give it back with [`release`](Recovery::release); one merely dropped
+/// stays in the instance until the store is dropped.
+pub struct Recovery<'a> {
+    store: &'a mut StoreHandle,
+    resource: ResourceAny,
+}
+
+impl Recovery<'_> {
+    /// The moment recovered to (ISO 8601, UTC).
+    pub async fn at(&mut self) -> Result<String, HostError> {
+        let store = &mut *self.store;
+        let meter = store.begin()?;
+        let r = store.bindings.kloset_s3_kloset_store().recovery();
+        let r = metered(&meter, r.call_at(&mut store.store, self.resource)).await;
+        store.end(infallible(r))
+    }
+
+    /// The next planned actions (possibly none), or `None` once every key
+    /// of the kloset was seen.
+    pub async fn plan_page(&mut self) -> Result<Option<Vec<RecoveryAction>>, HostError> {
+        let store = &mut *self.store;
+        let meter = store.begin()?;
+        let r = store.bindings.kloset_s3_kloset_store().recovery();
+        let r = metered(&meter, r.call_plan_page(&mut store.store, self.resource)).await;
+        store.end(r)
+    }
+
+    /// Carries out one planned action.
+    pub async fn apply(&mut self, action: &RecoveryAction) -> Result<(), HostError> {
+        let store = &mut *self.store;
+        let meter = store.begin()?;
+        let r = store.bindings.kloset_s3_kloset_store().recovery();
+        let r = metered(
+            &meter,
+            r.call_apply(&mut store.store, self.resource, action),
+        )
+        .await;
+        store.end(r)
+    }
+
+    /// Drops the recovery in the component.
+    pub async fn release(self) -> Result<(), HostError> {
+        self.store.drop_resource(self.resource).await
     }
 }
 

@@ -34,6 +34,7 @@ pub const KEYS: &[&str] = &[
     "between_bytes_timeout",
     "object_lock_mode",
     "object_lock_retention",
+    "point_in_time",
 ];
 
 /// A closed set of named values (storage classes, providers, ...). Names match

@@ -162,7 +162,7 @@ impl Visitor for PageReader {
     }
 }
 
-fn boolean(text: &str) -> Result<bool, String> {
+pub(super) fn boolean(text: &str) -> Result<bool, String> {
     match text.trim() {
         "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),
@@ -213,7 +213,7 @@ pub fn parse_list_objects_v2(body: &[u8]) -> Result<ListPage, Error> {
     })
 }
 
-fn set_once<T>(slot: &mut Option<T>, value: T, name: &str) -> Result<(), String> {
+pub(super) fn set_once<T>(slot: &mut Option<T>, value: T, name: &str) -> Result<(), String> {
     match slot.replace(value) {
         None => Ok(()),
         Some(_) => Err(format!("{name} appears twice")),
@@ -242,7 +242,7 @@ fn listed_object(contents: Contents, url_encoded: bool) -> Result<ListedObject, 
 /// Decodes `encoding-type=url` keys: `%XX` escapes and `+` for space (AWS and
 /// MinIO encode a space as `+` and a plus as `%2B`). `None` if malformed or not
 /// UTF-8 once decoded.
-fn url_decode(encoded: &str) -> Option<String> {
+pub(super) fn url_decode(encoded: &str) -> Option<String> {
     let bytes = encoded.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

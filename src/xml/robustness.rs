@@ -44,6 +44,17 @@ fn successes(body: &[u8]) -> usize {
             .all(|u| !u.key.is_empty() && !u.upload_id.is_empty()));
         accepted += 1;
     }
+    if let Ok(page) = parse_list_object_versions(body) {
+        assert!(page.next.iter().all(|(key, _)| !key.trim().is_empty()));
+        assert!(page
+            .entries
+            .iter()
+            .all(|e| !e.key.is_empty() && !e.version_id.is_empty()));
+        accepted += 1;
+    }
+    if parse_versioning(body).is_ok() {
+        accepted += 1;
+    }
     accepted
 }
 
@@ -69,7 +80,11 @@ impl Rng {
 }
 
 /// Pieces of S3 documents and of attacks on XML parsers.
-const FRAGMENTS: [&str; 34] = [
+const FRAGMENTS: [&str; 38] = [
+    "<ListVersionsResult>",
+    "<DeleteMarker>",
+    "<VersionId>v</VersionId><IsLatest>true</IsLatest>",
+    "<LastModified>2030-01-01T00:00:00.5Z</LastModified>",
     "<ListBucketResult>",
     "</ListBucketResult>",
     "<Contents>",

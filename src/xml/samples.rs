@@ -112,7 +112,56 @@ pub const AWS_COPY: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 </CopyObjectResult>"#;
 
 /// Every sample, for the robustness tests.
-pub const ALL: [&str; 10] = [
+/// GetBucketVersioning of a versioned bucket (AWS's documentation).
+pub const AWS_VERSIONING: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <Status>Enabled</Status>
+</VersioningConfiguration>"#;
+
+/// AWS's example (ListObjectVersions, "Sample Response"), trimmed.
+pub const AWS_VERSIONS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01">
+<Name>bucket</Name>
+<Prefix>my</Prefix>
+<KeyMarker/>
+<VersionIdMarker/>
+<MaxKeys>5</MaxKeys>
+<IsTruncated>false</IsTruncated>
+<Version>
+    <Key>my-image.jpg</Key>
+    <VersionId>3/L4kqtJl40Nr8X8gdRQBpUMLUo</VersionId>
+    <IsLatest>true</IsLatest>
+     <LastModified>2009-10-12T17:50:30.000Z</LastModified>
+    <ETag>&quot;fba9dede5f27731c9771645a39863328&quot;</ETag>
+    <Size>434234</Size>
+    <StorageClass>STANDARD</StorageClass>
+    <Owner>
+        <ID>75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a</ID>
+        <DisplayName>mtd@amazon.com</DisplayName>
+    </Owner>
+</Version>
+<DeleteMarker>
+    <Key>my-second-image.jpg</Key>
+    <VersionId>03jpff543dhffds434rfdsFDN943fdsFkdmqnh892</VersionId>
+    <IsLatest>true</IsLatest>
+    <LastModified>2009-11-12T17:50:30.000Z</LastModified>
+    <Owner>
+        <ID>75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a</ID>
+        <DisplayName>mtd@amazon.com</DisplayName>
+    </Owner>
+</DeleteMarker>
+<Version>
+    <Key>my-second-image.jpg</Key>
+    <VersionId>QUpfdndhfd8438MNFDN93jdnJFkdmqnh893</VersionId>
+    <IsLatest>false</IsLatest>
+    <LastModified>2009-10-10T17:50:30.000Z</LastModified>
+    <ETag>&quot;9b2cf535f27731c974343645a3985328&quot;</ETag>
+    <Size>166434</Size>
+    <StorageClass>STANDARD</StorageClass>
+</Version>
+</ListVersionsResult>"#;
+
+pub const ALL: [&str; 12] = [
     AWS_LIST,
     AWS_LIST_TRUNCATED,
     AWS_ERROR,
@@ -123,4 +172,6 @@ pub const ALL: [&str; 10] = [
     AWS_LOCK_CONFIG,
     AWS_RETENTION,
     AWS_COPY,
+    AWS_VERSIONS,
+    AWS_VERSIONING,
 ];

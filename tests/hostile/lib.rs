@@ -60,6 +60,7 @@ impl wit::Guest for Component {
     type Listing = Nothing;
     type Upload = Nothing;
     type Download = Nothing;
+    type Recovery = Nothing;
 
     fn new_store(config: Vec<(String, String)>) -> WitResult<wit::Store> {
         let location = config
@@ -165,6 +166,10 @@ impl wit::GuestStore for Hostile {
         unsupported()
     }
 
+    fn recovery(&self, _: String) -> WitResult<wit::Recovery> {
+        unsupported()
+    }
+
     fn close(&self) -> WitResult<()> {
         Ok(())
     }
@@ -181,8 +186,23 @@ impl wit::GuestStore for Hostile {
     }
 }
 
-/// The listing, upload and download types the world requires; never handed out.
+/// The listing, upload, download and recovery types the world requires;
+/// never handed out.
 struct Nothing;
+
+impl wit::GuestRecovery for Nothing {
+    fn at(&self) -> String {
+        String::new()
+    }
+
+    fn plan_page(&self) -> WitResult<Option<Vec<wit::RecoveryAction>>> {
+        unsupported()
+    }
+
+    fn apply(&self, _: wit::RecoveryAction) -> WitResult<()> {
+        unsupported()
+    }
+}
 
 impl wit::GuestListing for Nothing {
     fn next_page(&self) -> WitResult<Option<Vec<Vec<u8>>>> {

@@ -13,6 +13,7 @@ mod open;
 mod ping;
 mod plakar;
 mod put;
+mod recover;
 mod rm;
 
 use std::path::PathBuf;
@@ -33,6 +34,7 @@ pub enum Verb {
     Get(get::Get),
     Rm(rm::Rm),
     ExtendRetention(extend_retention::ExtendRetention),
+    Recover(recover::Recover),
     Demo(demo::Demo),
     Bench(bench::Bench),
     Plakar(plakar::Plakar),
@@ -65,6 +67,7 @@ impl Verb {
             Verb::Get(verb) => verb.run(store).await,
             Verb::Rm(verb) => verb.run(store).await,
             Verb::ExtendRetention(verb) => verb.run(store).await,
+            Verb::Recover(verb) => verb.run(store).await,
             Verb::Demo(_) | Verb::Bench(_) | Verb::Plakar(_) => {
                 unreachable!("they open no store of the command line")
             }
@@ -228,6 +231,17 @@ mod tests {
             "extend-retention state a b",
             "extend-retention tree",
         ] {
+            assert!(parse(line).is_err(), "{line}");
+        }
+    }
+
+    #[test]
+    fn recover_needs_a_time() {
+        let c = parse("recover --to 2d --dry-run").unwrap();
+        assert!(matches!(c.verb, Verb::Recover(v) if v.to == "2d" && v.dry_run));
+        let c = parse("recover --to 2026-11-30T12:00:00Z").unwrap();
+        assert!(matches!(c.verb, Verb::Recover(v) if !v.dry_run));
+        for line in ["recover", "recover 2d", "recover --to"] {
             assert!(parse(line).is_err(), "{line}");
         }
     }

@@ -84,6 +84,18 @@ mod tests {
         assert_eq!(size.get(), 4);
     }
 
+    /// A point-in-time view is the component's key: it reaches the
+    /// component as given (and makes its mode read-only there).
+    #[test]
+    fn point_in_time_reaches_the_component() {
+        let (component, _) = split(pairs(&[
+            ("location", "s3://h/b"),
+            ("point_in_time", "2026-11-30T12:00:00Z"),
+        ]))
+        .unwrap();
+        assert!(component.contains(&("point_in_time".into(), "2026-11-30T12:00:00Z".into())));
+    }
+
     /// The package's validator (plakar/storage-schema.json) lists exactly
     /// the keys the component parses and the plugin's own.
     #[test]

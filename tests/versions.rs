@@ -450,3 +450,51 @@ async fn in_parallel(config: &[(String, String)], macs: &[[u8; 32]], delete: boo
         task.await.unwrap();
     }
 }
+
+/// With SSE-C the view reads each version with the key (radosgw enforces
+/// SSE-C; moto ignores it). A restore sends the key for the copy and its
+/// source, but radosgw 16 does not implement CopyObject of an SSE-C version
+/// (501, measured): there the recovery stops with `unsupported`, saying so.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_sse_c_kloset_is_read_with_its_key_and_radosgw_cannot_copy_it_back() {
+    const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    let enforcing = |c: &kloset_s3_tests::Caps| c.object_lock && c.sse_c_enforced;
+    for server in servers_enforcing("versioning and SSE-C", enforcing).await {
+        let name = server.name;
+        let config = [&GOVERNANCE_1D[..], &[("sse_customer_key", KEY)]].concat();
+        let (bucket, mut store) = server.open("pit-ssec", &config).await;
+        store.create(b"kloset config").await.unwrap();
+        let objects = objects(300, 3);
+        put_all(&mut store, &objects).await;
+        let at = moment_between_writes().await;
+        for (kind, m, _) in &objects {
+            store.delete(*kind, m).await.unwrap();
+        }
+        let pit = [("point_in_time", at.as_str()), ("sse_customer_key", KEY)];
+        let mut view = host()
+            .open(&server.config(&bucket, "", &pit))
+            .await
+            .unwrap();
+        assert_eq!(view.open().await.unwrap(), b"kloset config", "{name}");
+        reads_back(&mut view, &objects, &format!("{name}: SSE-C view")).await;
+        // Without the key, the versions cannot be read.
+        let mut keyless = view_at(&server, &bucket, &at).await;
+        let (kind, m, _) = &objects[1];
+        assert!(get(&mut keyless, *kind, m, None).await.is_err(), "{name}");
+
+        let mut recovery = store.recovery(&at).await.unwrap();
+        let mut refused = None;
+        while let Some(page) = recovery.plan_page().await.unwrap() {
+            if let Some(action) = page.first() {
+                refused = recovery.apply(action).await.err();
+                break;
+            }
+        }
+        recovery.release().await.unwrap();
+        let e = store_error(refused.expect("radosgw refuses the copy"));
+        assert!(
+            matches!(&e, Error::Unsupported(m) if m.contains("restoring") && m.contains("NotImplemented")),
+            "{name}: {e}"
+        );
+    }
+}

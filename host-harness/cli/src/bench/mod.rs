@@ -13,7 +13,8 @@
 //! line names another ([`target`]). `--rtt` and `--link-mibps` put an
 //! emulated network link ([`link`]) between every peer and the server.
 //! `--quick` runs a smaller plan in well under a minute, to prove
-//! everything works.
+//! everything works; `--small-only` only the 1 KiB workloads (latency,
+//! per-request costs; little data left on a server that frees it late).
 //!
 //! Output ([`report`]): JSON lines on stdout, a table and the goals
 //! ([`goals`]) on stderr.
@@ -72,9 +73,13 @@ pub async fn run(
     options: HostOptions,
     config: &[(String, String)],
     quick: bool,
+    small_only: bool,
     link: Option<LinkSpec>,
 ) -> Result<(), BenchError> {
-    let plan = Plan::new(quick, link);
+    let mut plan = Plan::new(quick, link);
+    if small_only {
+        plan.small_only();
+    }
     let target = Target::new(config, link).await?;
     let report = Report::new();
     report.progress("compiling the component");

@@ -126,6 +126,12 @@ impl Plan {
         }
     }
 
+    /// Only the 1 KiB objects: no large object, no ranged read, no listing.
+    pub fn small_only(&mut self) {
+        self.sizes = vec![KIB];
+        self.list_keys.clear();
+    }
+
     /// Objects per put batch: about the budget's worth, at least one (per
     /// worker, unless quick), at most `max_ops`.
     pub fn objects(&self, size: usize, concurrency: usize) -> usize {

@@ -1,4 +1,4 @@
-//! `bench [--quick] [--rtt MS] [--link-mibps N]`: the component against
+//! `bench [--quick] [--small-only] [--rtt MS] [--link-mibps N]`: the component against
 //! native clients ([`crate::bench`]).
 
 use clap::Args;
@@ -12,6 +12,9 @@ pub struct Bench {
     /// A smaller plan that runs in under a minute
     #[arg(long)]
     quick: bool,
+    /// Only the 1 KiB workloads (latency and per-request costs)
+    #[arg(long)]
+    small_only: bool,
     /// Put an emulated link of this round-trip time (milliseconds) between
     /// every client and the server
     #[arg(long, value_name = "MS")]
@@ -39,9 +42,15 @@ impl Bench {
                 rtt: std::time::Duration::from_millis(self.rtt.unwrap_or(0)),
                 mibps: self.link_mibps,
             });
-        crate::bench::run(options.host_options(), &config, self.quick, link)
-            .await
-            .map_err(|e| e.to_string())
+        crate::bench::run(
+            options.host_options(),
+            &config,
+            self.quick,
+            self.small_only,
+            link,
+        )
+        .await
+        .map_err(|e| e.to_string())
     }
 
     #[cfg(not(feature = "bench"))]

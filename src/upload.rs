@@ -40,8 +40,9 @@ use crate::xml;
 
 /// The largest put that finds out whether the server honours
 /// `If-None-Match: *` by sending its bytes a second time (see
-/// [`Upload::probe`]).
-const PROBE_MAX: usize = 64 << 10;
+/// [`Upload::probe`]): once per store, so that a store putting only
+/// packfiles of a few MiB learns it too.
+const PROBE_MAX: usize = 16 << 20;
 
 /// Below this a buffer grows with the data; past it, it takes a whole part
 /// at once, so growth never holds two large copies.
@@ -274,7 +275,8 @@ impl<T: Transport> Upload<T> {
     }
 
     /// Whether this put finds out what the server does with
-    /// `If-None-Match: *`: once per store, on a small object.
+    /// `If-None-Match: *`: once per store, on an object of at most
+    /// [`PROBE_MAX`] bytes.
     fn probes(&self) -> bool {
         self.shared.conditional_writes() == ConditionalWrites::Unknown
             && self.total <= PROBE_MAX as u64
@@ -772,7 +774,10 @@ mod tests {
             // Learnt: the conditional PUT is the question.
             ("PUT /bkt/packfiles/cd/", Reply::stored("e")),
             // Other bytes already there: refused by the server, then found.
-            ("PUT /bkt/packfiles/ef/", Reply::error(412, "PreconditionFailed")),
+            (
+                "PUT /bkt/packfiles/ef/",
+                Reply::error(412, "PreconditionFailed"),
+            ),
             ("HEAD /bkt/packfiles/ef/", head_of(b"jello", &[])),
             // Large objects still ask first (nothing sent for an existing
             // key), and compare at the end.
@@ -791,7 +796,9 @@ mod tests {
         script.assert_done();
         let seen = script.seen();
         assert_eq!(seen[2].body, b"hello", "the probe sends the same bytes");
-        assert!([1, 2, 3, 4].iter().all(|&i| seen[i].header("if-none-match") == Some("*")));
+        assert!([1, 2, 3, 4]
+            .iter()
+            .all(|&i| seen[i].header("if-none-match") == Some("*")));
     }
 
     #[test]

@@ -30,6 +30,20 @@ pub struct Shared<T> {
     pub object: ObjectOptions,
     closed: Cell<bool>,
     warnings: RefCell<Warnings>,
+    conditional_writes: Cell<ConditionalWrites>,
+}
+
+/// What this store has seen the server do with `If-None-Match: *` on a
+/// key that exists (see [`crate::upload`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConditionalWrites {
+    /// Not seen yet.
+    Unknown,
+    /// It refused the write (412): a write carrying the header cannot
+    /// replace anything, so no HEAD needs to ask first.
+    Honoured,
+    /// It accepted the write, or the probe failed: ask first, always.
+    Ignored,
 }
 
 #[derive(Default)]
@@ -68,6 +82,26 @@ impl<T: Transport> Shared<T> {
             config,
             closed: Cell::new(false),
             warnings: RefCell::default(),
+            conditional_writes: Cell::new(ConditionalWrites::Unknown),
+        }
+    }
+
+    /// Whether the server was seen refusing a write that `If-None-Match: *`
+    /// forbade, and this store sends that header.
+    pub fn honours_conditional_writes(&self) -> bool {
+        self.config.conditional_writes
+            && self.conditional_writes.get() == ConditionalWrites::Honoured
+    }
+
+    pub fn conditional_writes(&self) -> ConditionalWrites {
+        self.conditional_writes.get()
+    }
+
+    /// What the server did with the header; a refusal (412) is proof
+    /// enough, and is never unlearnt.
+    pub fn learn_conditional_writes(&self, seen: ConditionalWrites) {
+        if self.conditional_writes.get() != ConditionalWrites::Honoured {
+            self.conditional_writes.set(seen);
         }
     }
 

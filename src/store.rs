@@ -435,6 +435,12 @@ mod tests {
     use super::*;
     use crate::script::{head_of, Reply, Script, EMPTY_LISTING};
 
+    /// The first small put of a store sends its bytes again, to see the
+    /// server refuse what `If-None-Match: *` forbids (see `upload`).
+    fn probe(line: &'static str) -> (&'static str, Reply) {
+        (line, Reply::error(412, "PreconditionFailed"))
+    }
+
     /// The one-key listing that says the bucket exists.
     fn listed() -> (&'static str, Reply) {
         ("GET /bkt?", Reply::xml(200, EMPTY_LISTING))
@@ -446,6 +452,7 @@ mod tests {
             listed(),
             ("HEAD /bkt/CONFIG", Reply::status(404)),
             ("PUT /bkt/CONFIG", Reply::stored("e")),
+            probe("PUT /bkt/CONFIG"),
         ]);
         assert_eq!(fresh.store(&[]).create(b"config"), Ok(()));
         fresh.assert_done();
@@ -493,6 +500,7 @@ mod tests {
             ("PUT /bkt/CONFIG.frozen", Reply::stored("e")),
             ("HEAD /bkt/CONFIG", Reply::status(404)),
             ("PUT /bkt/CONFIG", Reply::stored("e")),
+            probe("PUT /bkt/CONFIG"),
         ]);
         let store = script.store(&[("storage_class", "DEEP_ARCHIVE")]);
         assert_eq!(store.create(b"config"), Ok(()));
@@ -543,6 +551,7 @@ mod tests {
             ("PUT /bkt", Reply::status(200)),
             ("HEAD /bkt/CONFIG", Reply::status(404)),
             ("PUT /bkt/CONFIG", Reply::stored("e")),
+            probe("PUT /bkt/CONFIG"),
         ]);
         assert_eq!(script.store(&[]).create(b"config"), Ok(()));
         script.assert_done();
@@ -563,6 +572,7 @@ mod tests {
             listed(),
             ("HEAD /bkt/CONFIG", Reply::status(404)),
             ("PUT /bkt/CONFIG", Reply::stored("e")),
+            probe("PUT /bkt/CONFIG"),
         ]);
         assert_eq!(script.store(&[]).create(b"config"), Ok(()));
         script.assert_done();

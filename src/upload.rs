@@ -8,7 +8,10 @@
 //! byte leaves, the key is asked what it holds. Absent: the bytes go up, with
 //! `If-None-Match: *` where `conditional_writes` allows. Present: nothing is
 //! sent; the bytes are only digested, and `finish` answers success for the
-//! same bytes and `already-exists` for others. A write the server refuses
+//! same bytes and `already-exists` for others. Once the server has been seen
+//! refusing such a write (412; the first small put of a store sends its
+//! bytes twice to find out), a single-PUT object skips the question: the
+//! conditional PUT asks it, in one round trip instead of two. A write the server refuses
 //! because the key appeared meanwhile (412), and a CompleteMultipartUpload
 //! retried after its first attempt landed (S3 answers 404 NoSuchUpload), end
 //! the same way.
@@ -24,7 +27,7 @@ use std::rc::Rc;
 use crate::actions::{self, WriteOptions, META_PART_SIZE, META_XXH3};
 use crate::client::{Response, SendError, Transport};
 use crate::config::Checksum;
-use crate::context::{Placement, Shared};
+use crate::context::{ConditionalWrites, Placement, Shared};
 use crate::error::{Error, Result, S3Failure};
 use crate::existing::{self, Existing};
 use crate::hex;
@@ -34,6 +37,12 @@ use crate::request::Request;
 use crate::retention::Retention;
 use crate::sigv4::Payload;
 use crate::xml;
+
+/// The largest put that finds out whether the server honours
+/// `If-None-Match: *` by sending its bytes a second time (see
+/// [`Upload::probe`]): once per store, so that a store putting only
+/// packfiles of a few MiB learns it too.
+const PROBE_MAX: usize = 16 << 20;
 
 /// Below this a buffer grows with the data; past it, it takes a whole part
 /// at once, so growth never holds two large copies.
@@ -225,10 +234,14 @@ impl<T: Transport> Upload<T> {
         }
     }
 
+    /// One PUT. An immutable key is asked first what it holds, unless the
+    /// server was seen honouring `If-None-Match: *`: then the PUT carrying
+    /// it is the question, and a 412 is settled on what the key holds.
     fn put_single(&mut self) -> Result<()> {
         let digests = SinglePart::of(&self.buffer);
         let ours = digests.identities();
-        if self.placement.immutable {
+        let asked = self.placement.immutable && !self.shared.honours_conditional_writes();
+        if asked {
             match existing::compare(&self.shared, self.key(), self.total, &ours)? {
                 Existing::Absent => {}
                 Existing::Same(headers) => return self.keep(&headers),
@@ -242,15 +255,60 @@ impl<T: Transport> Upload<T> {
         let sent = options.sent();
         match send_data(&self.shared, &req, &self.buffer) {
             Ok(response) if response.etag().is_some() => {
-                let version = response.header("x-amz-version-id").map(str::to_owned);
+                let mut version = response.header("x-amz-version-id").map(str::to_owned);
+                if asked && options.if_none_match && self.probes() {
+                    version = self.probe(&req, version);
+                }
                 self.confirm_lock(self.key(), version.as_deref(), retention)
             }
             Ok(_) => Err(no_etag(self.key())),
-            Err(e) if e.status() == Some(412) => self.settle(
-                &ours,
-                "the server refused the write as the key exists (412)",
-            ),
+            Err(e) if e.status() == Some(412) => {
+                self.shared
+                    .learn_conditional_writes(ConditionalWrites::Honoured);
+                self.settle(
+                    &ours,
+                    "the server refused the write as the key exists (412)",
+                )
+            }
             Err(e) => Err(self.shared.refusal(self.key(), e, sent)),
+        }
+    }
+
+    /// Whether this put finds out what the server does with
+    /// `If-None-Match: *`: once per store, on an object of at most
+    /// [`PROBE_MAX`] bytes.
+    fn probes(&self) -> bool {
+        self.shared.conditional_writes() == ConditionalWrites::Unknown
+            && self.total <= PROBE_MAX as u64
+    }
+
+    /// Sends the PUT that just stored our bytes once more. A server that
+    /// honours `If-None-Match: *` refuses it (412): from then on this store's
+    /// small puts skip the HEAD before them (one round trip instead of two).
+    /// One that ignores the header stores the same bytes again (on a
+    /// versioned bucket, a second version, under the same lock headers),
+    /// which replaces nothing; the store keeps asking first. Returns the
+    /// version now current.
+    fn probe(&self, req: &Request, version: Option<String>) -> Option<String> {
+        match send_data(&self.shared, req, &self.buffer) {
+            Err(e) if e.status() == Some(412) => {
+                self.shared
+                    .learn_conditional_writes(ConditionalWrites::Honoured);
+                version
+            }
+            Ok(response) => {
+                self.shared
+                    .learn_conditional_writes(ConditionalWrites::Ignored);
+                response
+                    .header("x-amz-version-id")
+                    .map(str::to_owned)
+                    .or(version)
+            }
+            Err(_) => {
+                self.shared
+                    .learn_conditional_writes(ConditionalWrites::Ignored);
+                version
+            }
         }
     }
 
@@ -371,6 +429,8 @@ impl<T: Transport> Upload<T> {
             // Someone wrote the key since we looked: our upload is still
             // there, and goes.
             Err(e) if e.status() == Some(412) => {
+                self.shared
+                    .learn_conditional_writes(ConditionalWrites::Honoured);
                 self.release_multipart(true);
                 let why = "the server refused to complete the upload as the key exists (412)";
                 self.settle(&ours, why)
@@ -693,11 +753,95 @@ mod tests {
     const COMPLETE: &str = "<CompleteMultipartUploadResult><ETag>\"e-2\"</ETag>\
                             </CompleteMultipartUploadResult>";
 
+    /// The first small put of a store sends its bytes again: a server
+    /// honouring `If-None-Match: *` refuses it.
+    fn probe(line: &'static str) -> (&'static str, Reply) {
+        (line, Reply::error(412, "PreconditionFailed"))
+    }
+
+    fn put_mac(store: &Store<Script>, mac: u8, data: &[u8]) -> Result<u64> {
+        let mut upload = store.put(Kind::Packfile, &Mac([mac; 32]), false)?;
+        upload.write(data)?;
+        upload.finish()
+    }
+
+    #[test]
+    fn once_the_server_refused_a_conditional_put_small_puts_skip_the_head() {
+        let script = Script::new(vec![
+            ("HEAD /bkt/packfiles/ab/", Reply::status(404)),
+            ("PUT /bkt/packfiles/ab/", Reply::stored("e")),
+            probe("PUT /bkt/packfiles/ab/"),
+            // Learnt: the conditional PUT is the question.
+            ("PUT /bkt/packfiles/cd/", Reply::stored("e")),
+            // Other bytes already there: refused by the server, then found.
+            (
+                "PUT /bkt/packfiles/ef/",
+                Reply::error(412, "PreconditionFailed"),
+            ),
+            ("HEAD /bkt/packfiles/ef/", head_of(b"jello", &[])),
+            // Large objects still ask first (nothing sent for an existing
+            // key), and compare at the end.
+            ("HEAD /bkt/packfiles/ab/", multipart_head(&large())),
+            ("HEAD /bkt/packfiles/ab/", multipart_head(&large())),
+        ]);
+        let store = script.store(&PART_5MIB);
+        assert_eq!(put_mac(&store, 0xab, b"hello"), Ok(5));
+        assert_eq!(put_mac(&store, 0xcd, b"hello"), Ok(5));
+        assert!(matches!(
+            put_mac(&store, 0xef, b"hello"),
+            Err(Error::AlreadyExists(_))
+        ));
+        let data = large();
+        assert_eq!(put_mac(&store, 0xab, &data), Ok(data.len() as u64));
+        script.assert_done();
+        let seen = script.seen();
+        assert_eq!(seen[2].body, b"hello", "the probe sends the same bytes");
+        assert!([1, 2, 3, 4]
+            .iter()
+            .all(|&i| seen[i].header("if-none-match") == Some("*")));
+    }
+
+    #[test]
+    fn a_server_ignoring_if_none_match_keeps_being_asked_first() {
+        let script = Script::new(vec![
+            ("HEAD /bkt/packfiles/ab/", Reply::status(404)),
+            ("PUT /bkt/packfiles/ab/", Reply::stored("e")),
+            // Stored again: the same bytes, nothing replaced.
+            ("PUT /bkt/packfiles/ab/", Reply::stored("e")),
+            ("HEAD /bkt/packfiles/cd/", head_of(b"jello", &[])),
+            ("HEAD /bkt/packfiles/ef/", Reply::status(404)),
+            ("PUT /bkt/packfiles/ef/", Reply::stored("e")),
+        ]);
+        let store = script.store(&[]);
+        assert_eq!(put_mac(&store, 0xab, b"hello"), Ok(5));
+        assert!(matches!(
+            put_mac(&store, 0xcd, b"hello"),
+            Err(Error::AlreadyExists(_))
+        ));
+        assert_eq!(put_mac(&store, 0xef, b"hello"), Ok(5));
+        script.assert_done();
+    }
+
+    #[test]
+    fn without_conditional_writes_nothing_is_probed_or_skipped() {
+        let script = Script::new(vec![
+            ("HEAD /bkt/packfiles/ab/", Reply::status(404)),
+            ("PUT /bkt/packfiles/ab/", Reply::stored("e")),
+            ("HEAD /bkt/packfiles/cd/", Reply::status(404)),
+            ("PUT /bkt/packfiles/cd/", Reply::stored("e")),
+        ]);
+        let store = script.store(&[("conditional_writes", "false")]);
+        assert_eq!(put_mac(&store, 0xab, b"hello"), Ok(5));
+        assert_eq!(put_mac(&store, 0xcd, b"hello"), Ok(5));
+        script.assert_done();
+    }
+
     #[test]
     fn a_new_object_is_asked_for_then_written_conditionally() {
         let script = Script::new(vec![
             ("HEAD /bkt/packfiles/ab/", Reply::status(404)),
             ("PUT /bkt/packfiles/ab/", Reply::stored("e")),
+            probe("PUT /bkt/packfiles/ab/"),
         ]);
         let store = script.store(&[]);
         assert_eq!(put(&store, b"hello"), Ok(5));
@@ -792,6 +936,7 @@ mod tests {
         let applied = Script::new(vec![
             ("HEAD /bkt/packfiles/ab/", Reply::status(404)),
             ("PUT /bkt/packfiles/ab/", Reply::stored("e")),
+            probe("PUT /bkt/packfiles/ab/"),
             (
                 "HEAD /bkt/packfiles/ab/",
                 with_headers(head_of(b"hello", &[]), &locked(EPOCH + DAY)),
@@ -810,12 +955,13 @@ mod tests {
                 "PUT /bkt/packfiles/ab/",
                 Reply::stored("e").with("x-amz-version-id", "v7"),
             ),
+            probe("PUT /bkt/packfiles/ab/"),
             ("HEAD /bkt/packfiles/ab/", head_of(b"hello", &[])),
             ("PUT /bkt/packfiles/ab/", Reply::status(200)),
         ]);
         assert_eq!(put(&dropped.store(&LOCK_1D), b"hello"), Ok(5));
         dropped.assert_done();
-        let retention = &dropped.seen()[3];
+        let retention = &dropped.seen()[4];
         assert!(
             retention.target.ends_with("?retention=&versionId=v7"),
             "{}",
@@ -1091,6 +1237,7 @@ mod tests {
         let script = Script::new(vec![
             ("HEAD /bkt/packfiles/ab/", Reply::status(404)),
             ("PUT /bkt/packfiles/ab/", Reply::stored("e")),
+            probe("PUT /bkt/packfiles/ab/"),
             ("HEAD /bkt/packfiles/ab/", head_of(b"hello", &[])),
             ("PUT /bkt/packfiles/ab/", Reply::error(403, "AccessDenied")),
         ]);
@@ -1113,6 +1260,7 @@ mod tests {
         let script = Script::new(vec![
             ("HEAD /bkt/states/ab/", Reply::status(404)),
             ("PUT /bkt/states/ab/", Reply::stored("e")),
+            probe("PUT /bkt/states/ab/"),
             (
                 "HEAD /bkt/states/ab/",
                 with_headers(head_of(b"state", &[]), &locked(EPOCH + DAY)),
@@ -1133,10 +1281,10 @@ mod tests {
         let err = upload.finish().unwrap_err();
         script.assert_done();
         let lines = script.lines();
-        assert!(!lines[1].contains(".frozen") && lines[3].ends_with(".frozen"));
-        assert!(lines[5].ends_with(".frozen?retention="), "{}", lines[5]);
+        assert!(!lines[1].contains(".frozen") && lines[4].ends_with(".frozen"));
+        assert!(lines[6].ends_with(".frozen?retention="), "{}", lines[6]);
         assert_eq!(
-            script.seen()[3].header("x-amz-copy-source"),
+            script.seen()[4].header("x-amz-copy-source"),
             Some("/bkt/states/ab/abababababababababababababababababababababababababababababababab")
         );
         assert!(

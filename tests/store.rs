@@ -207,6 +207,46 @@ async fn create_refuses_an_existing_kloset() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn small_puts_take_one_request_once_the_server_refused_a_conditional_one() {
+    for server in servers().await {
+        let name = server.name;
+        let (_, mut store) = server.open("conditional", &[]).await;
+        // CONFIG's put finds out: HEAD, PUT, the same PUT again (refused).
+        store.create(b"c").await.unwrap();
+        let before = store.stats().await.unwrap().requests;
+        let body = data(30, 1000);
+        for i in 0..3 {
+            store
+                .put(ResourceKind::Packfile, &mac(30 + i), &body[..])
+                .await
+                .unwrap();
+        }
+        let sent = store.stats().await.unwrap().requests - before;
+        assert_eq!(sent, 3, "{name}: one PUT per small put");
+        // Still never overwritten: the same bytes succeed, others are refused.
+        store
+            .put(ResourceKind::Packfile, &mac(30), &body[..])
+            .await
+            .unwrap();
+        let other = data(31, 1000);
+        let err = store_error(
+            store
+                .put(ResourceKind::Packfile, &mac(30), &other[..])
+                .await
+                .unwrap_err(),
+        );
+        assert!(matches!(err, Error::AlreadyExists(_)), "{name}: {err}");
+        assert_eq!(
+            get(&mut store, ResourceKind::Packfile, &mac(30), None)
+                .await
+                .unwrap(),
+            body,
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn open_tells_a_missing_bucket_from_an_empty_one() {
     for server in servers().await {
         let (bucket, mut store) = server.open("missing", &[]).await;

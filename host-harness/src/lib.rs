@@ -22,6 +22,7 @@ mod limits;
 mod outgoing;
 pub mod policy;
 pub mod pool;
+mod quickack;
 mod sandbox;
 mod store;
 #[cfg(feature = "testbed")]

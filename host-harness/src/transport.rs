@@ -36,6 +36,7 @@ use tokio_rustls::TlsConnector;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 
 use crate::error::HostError;
+use crate::quickack::QuickAck;
 use crate::timeouts::{self, Expired, Upload};
 
 /// Open connections kept per endpoint; more are opened when all are busy, and
@@ -225,6 +226,7 @@ impl Transport {
         }
         .map_err(Error::Connect)?;
         tcp.set_nodelay(true).map_err(Error::Connect)?;
+        let tcp = QuickAck::new(tcp);
         let stream: Box<dyn Stream> = match &self.tls {
             Some(tls) => Box::new(
                 tls.connector

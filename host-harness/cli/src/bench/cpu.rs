@@ -1,13 +1,15 @@
 //! CPU time of the client side of the benchmark: the whole process
-//! (`getrusage`) less the threads of the embedded S3 server, which runs in
-//! the same process but is not what is measured.
+//! (`getrusage`) less the threads of the embedded S3 server and of the
+//! emulated link, which run in the same process but are not what is
+//! measured.
 
 use std::time::Duration;
 
 /// CPU time (user + system) of the process so far, without the threads
-/// whose name is `server` (read from `/proc`; none on other systems).
-pub fn client_time(server: &str) -> Duration {
-    process_time().saturating_sub(threads_time(server))
+/// named in `others` (read from `/proc`; none on other systems).
+pub fn client_time(others: &[&str]) -> Duration {
+    let others: Duration = others.iter().map(|name| threads_time(name)).sum();
+    process_time().saturating_sub(others)
 }
 
 fn process_time() -> Duration {

@@ -10,8 +10,11 @@
 //! deletes, each at concurrency 1 and 8. Every workload runs in rounds that
 //! interleave the peers (A B C A B C ...), so machine drift falls on all of
 //! them alike. The server is the embedded in-memory one unless the command
-//! line names another ([`target`]). `--quick` runs a smaller plan in well
-//! under a minute, to prove everything works.
+//! line names another ([`target`]). `--rtt` and `--link-mibps` put an
+//! emulated network link ([`link`]) between every peer and the server.
+//! `--quick` runs a smaller plan in well under a minute, to prove
+//! everything works; `--small-only` only the 1 KiB workloads (latency,
+//! per-request costs; little data left on a server that frees it late).
 //!
 //! Output ([`report`]): JSON lines on stdout, a table and the goals
 //! ([`goals`]) on stderr.
@@ -20,6 +23,7 @@
 
 mod cpu;
 mod goals;
+mod link;
 mod peers;
 mod plugin;
 mod raw;
@@ -36,6 +40,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use kloset_host::{ComponentCache, Host, HostError, HostOptions, Range, DEFAULT_COMPONENT};
+pub use link::LinkSpec;
 use peers::Peer;
 use report::{Report, Startup};
 use target::Target;
@@ -68,9 +73,14 @@ pub async fn run(
     options: HostOptions,
     config: &[(String, String)],
     quick: bool,
+    small_only: bool,
+    link: Option<LinkSpec>,
 ) -> Result<(), BenchError> {
-    let plan = Plan::new(quick);
-    let target = Target::new(config).await?;
+    let mut plan = Plan::new(quick, link);
+    if small_only {
+        plan.small_only();
+    }
+    let target = Target::new(config, link).await?;
     let report = Report::new();
     report.progress("compiling the component");
     let plugin_args = plugin::args(&options);
@@ -96,10 +106,10 @@ pub async fn run(
     for keys in bench.plan.list_keys.clone() {
         bench.listing(keys).await?;
     }
-    let goals = goals::evaluate(&bench.report, &startup);
-    bench
-        .report
-        .print(&bench.target.describe(), &startup, &goals);
+    let link = bench.target.link();
+    let goals = goals::evaluate(&bench.report, &startup, link);
+    let target = bench.target.describe();
+    bench.report.print(&target, &startup, link, &goals);
     Ok(())
 }
 
@@ -186,7 +196,7 @@ impl Bench {
         let peers = self.object_peers().await?;
         let n = self.plan.objects(size, c);
         let data = Bytes::from(self.rng.bytes(size));
-        let server = self.target.server_threads();
+        let gauges = self.target.gauges();
         let timed_delete = Some(&size) == self.plan.sizes.iter().min();
         for round in 1..=self.plan.rounds {
             for peer in &peers {
@@ -198,14 +208,14 @@ impl Bench {
                 self.progress(label(Op::Put), round, peer);
                 let macs: Arc<Vec<[u8; 32]>> = Arc::new((0..n).map(|_| self.rng.mac()).collect());
                 let (m, d) = (macs.clone(), data.clone());
-                let put = batch(peer, c, n, server, move |p, i| {
+                let put = batch(peer, c, n, &gauges, move |p, i| {
                     let (m, d) = (m.clone(), d.clone());
                     async move { p.put(&m[i], d).await }
                 });
                 self.report.add(label(Op::Put), peer.name(), put.await?);
                 self.progress(label(Op::Get), round, peer);
                 let m = macs.clone();
-                let get = batch(peer, c, n, server, move |p, i| {
+                let get = batch(peer, c, n, &gauges, move |p, i| {
                     let m = m.clone();
                     async move { expect(size as u64, p.get(&m[i], None).await?, &p, "get") }
                 });
@@ -214,7 +224,7 @@ impl Bench {
                     self.ranged(peer, &macs, size, c, round).await?;
                 }
                 let m = macs.clone();
-                let delete = batch(peer, c, n, server, move |p, i| {
+                let delete = batch(peer, c, n, &gauges, move |p, i| {
                     let m = m.clone();
                     async move { p.delete(&m[i]).await }
                 });
@@ -251,27 +261,22 @@ impl Bench {
                 .collect(),
         );
         let m = macs.clone();
-        let sample = batch(
-            peer,
-            c,
-            self.plan.range_ops,
-            self.target.server_threads(),
-            move |p, i| {
-                let (m, offsets) = (m.clone(), offsets.clone());
-                let range = Range {
-                    offset: offsets[i],
-                    length: length as u32,
-                };
-                async move {
-                    expect(
-                        length as u64,
-                        p.get(&m[i % m.len()], Some(range)).await?,
-                        &p,
-                        "range",
-                    )
-                }
-            },
-        );
+        let gauges = self.target.gauges();
+        let sample = batch(peer, c, self.plan.range_ops, &gauges, move |p, i| {
+            let (m, offsets) = (m.clone(), offsets.clone());
+            let range = Range {
+                offset: offsets[i],
+                length: length as u32,
+            };
+            async move {
+                expect(
+                    length as u64,
+                    p.get(&m[i % m.len()], Some(range)).await?,
+                    &p,
+                    "range",
+                )
+            }
+        });
         self.report.add(workload, peer.name(), sample.await?);
         Ok(())
     }
@@ -286,9 +291,9 @@ impl Bench {
         let seeder = seeder.ok_or_else(|| BenchError("no raw peer to seed the listing".into()))?;
         self.report.progress(&format!("seeding {keys} keys"));
         let macs: Arc<Vec<[u8; 32]>> = Arc::new((0..keys).map(|_| self.rng.mac()).collect());
-        let server = self.target.server_threads();
+        let gauges = self.target.gauges();
         let m = macs.clone();
-        batch(&seeder, SEEDERS, keys, server, move |p, i| {
+        batch(&seeder, SEEDERS, keys, &gauges, move |p, i| {
             let m = m.clone();
             async move { p.put(&m[i], Bytes::from_static(b"k")).await }
         })
@@ -302,7 +307,7 @@ impl Bench {
             for round in 1..=self.plan.rounds {
                 for peer in &peers {
                     self.progress(workload, round, peer);
-                    let sample = batch(peer, c, c, server, move |p, _| async move {
+                    let sample = batch(peer, c, c, &gauges, move |p, _| async move {
                         expect(keys as u64, p.list().await?, &p, "list").map(|_| 0)
                     });
                     self.report.add(workload, peer.name(), sample.await?);
@@ -311,7 +316,7 @@ impl Bench {
         }
         if !self.target.embedded() {
             self.report.progress(&format!("deleting {keys} keys"));
-            batch(&seeder, SEEDERS, keys, server, move |p, i| {
+            batch(&seeder, SEEDERS, keys, &gauges, move |p, i| {
                 let m = macs.clone();
                 async move { p.delete(&m[i]).await }
             })

@@ -38,7 +38,7 @@ pub const COMPONENT: &str = "component";
 pub const PLUGIN: &str = "plugin";
 /// The peer every ratio is taken against.
 pub const REFERENCE: &str = "object_store";
-const RAW: &str = "raw_http";
+pub const RAW: &str = "raw_http";
 
 impl Peer {
     /// The four peers, each on the store at `sub(its name)`; `pool`

@@ -7,6 +7,7 @@ use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use super::goals::Goal;
+use super::link::LinkSpec;
 use super::peers::{COMPONENT, PLUGIN, REFERENCE};
 use super::stats::{Sample, MIB};
 use super::workload::Workload;
@@ -75,6 +76,10 @@ impl Report {
         self.rows.insert(at, row);
     }
 
+    pub fn rows(&self) -> &[Row] {
+        &self.rows
+    }
+
     pub fn row(&self, workload: Workload, peer: &str) -> Option<&Row> {
         self.rows
             .iter()
@@ -93,11 +98,11 @@ impl Report {
         Some(row.sample.ops_per_second() / other.sample.ops_per_second())
     }
 
-    pub fn print(&self, target: &str, startup: &Startup, goals: &[Goal]) {
+    pub fn print(&self, target: &str, startup: &Startup, link: Option<LinkSpec>, goals: &[Goal]) {
         if self.terminal {
             eprintln!();
         }
-        println!("{}", startup_json(startup));
+        println!("{}", startup_json(startup, link));
         for row in &self.rows {
             println!("{}", self.row_json(row));
         }
@@ -127,6 +132,8 @@ impl Report {
         json.opt("ratio_to_component", self.ratio_to(row, COMPONENT));
         json.opt("cpu_s_per_gib", s.cpu_per_gib());
         json.opt("guest_peak_mib", s.guest_peak.map(|b| b as f64 / MIB));
+        json.opt("requests_per_op", s.requests_per_op());
+        json.opt("connections_per_op", s.connections_per_op());
         json.end()
     }
 
@@ -141,7 +148,7 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "{:<18} {:>2}  {:<13} {:>8} {:>9} {:>8} {:>8} {:>6} {:>9} {:>9}",
+            "{:<18} {:>2}  {:<13} {:>8} {:>9} {:>8} {:>8} {:>6} {:>9} {:>9} {:>6} {:>6}",
             "workload",
             "C",
             "peer",
@@ -151,7 +158,9 @@ impl Report {
             "p99 ms",
             "×os",
             "CPU s/GiB",
-            "guest MiB"
+            "guest MiB",
+            "req/op",
+            "con/op"
         );
         let mut previous = None;
         for row in &self.rows {
@@ -168,7 +177,7 @@ impl Report {
             };
             let _ = writeln!(
                 out,
-                "{label:<18} {c:>2}  {:<13} {:>8.1} {:>9.1} {:>8.2} {:>8.2} {:>6} {:>9} {:>9}",
+                "{label:<18} {c:>2}  {:<13} {:>8.1} {:>9.1} {:>8.2} {:>8.2} {:>6} {:>9} {:>9} {:>6} {:>6}",
                 row.peer,
                 s.mib_per_second(),
                 s.ops_per_second(),
@@ -177,6 +186,8 @@ impl Report {
                 fixed(self.ratio(row), 2),
                 fixed(s.cpu_per_gib(), 2),
                 fixed(s.guest_peak.map(|b| b as f64 / MIB), 1),
+                fixed(s.requests_per_op(), 2),
+                fixed(s.connections_per_op(), 2),
             );
         }
         out.push_str("\nplugin protocol (throughput plugin / component, same run):\n");
@@ -197,9 +208,11 @@ fn fixed(value: Option<f64>, decimals: usize) -> String {
     value.map_or_else(|| "-".into(), |v| format!("{v:.decimals$}"))
 }
 
-fn startup_json(startup: &Startup) -> String {
+fn startup_json(startup: &Startup, link: Option<LinkSpec>) -> String {
     let mut json = Json::default();
     json.str("type", "startup");
+    json.opt("link_rtt_ms", link.map(|l| l.rtt.as_secs_f64() * 1e3));
+    json.opt("link_mibps", link.and_then(|l| l.mibps));
     json.num("component_bytes", startup.component_bytes as f64);
     json.num("compile_s", startup.compile.as_secs_f64());
     json.num("cache_load_ms", startup.cache_load.as_secs_f64() * 1e3);

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use super::link::Counts;
+
 /// One batch's (or several batches') measurements.
 #[derive(Debug, Clone, Default)]
 pub struct Sample {
@@ -15,6 +17,8 @@ pub struct Sample {
     pub cpu: Duration,
     /// The component's guest memory peak; `None` for native peers.
     pub guest_peak: Option<usize>,
+    /// What went through the emulated link, when there is one.
+    pub link: Option<Counts>,
 }
 
 impl Sample {
@@ -25,6 +29,22 @@ impl Sample {
         self.latencies.extend(other.latencies);
         self.cpu += other.cpu;
         self.guest_peak = self.guest_peak.max(other.guest_peak);
+        self.link = match (self.link, other.link) {
+            (Some(a), Some(b)) => Some(a.add(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
+    /// HTTP requests per operation through the link.
+    pub fn requests_per_op(&self) -> Option<f64> {
+        let link = self.link?;
+        (self.ops > 0).then(|| link.requests as f64 / self.ops as f64)
+    }
+
+    /// Connections opened per operation through the link.
+    pub fn connections_per_op(&self) -> Option<f64> {
+        let link = self.link?;
+        (self.ops > 0).then(|| link.connections as f64 / self.ops as f64)
     }
 
     pub fn mib_per_second(&self) -> f64 {

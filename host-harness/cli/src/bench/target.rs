@@ -2,11 +2,15 @@
 //! the server the command line names with `-o location=... -o access_key=...
 //! -o secret_access_key=...`. Other `-o` pairs configure the component on
 //! either (say `-o part_size=64MiB`). Every peer works under its own prefix
-//! below the configured one, so runs never see each other's objects.
+//! below the configured one, so runs never see each other's objects. With
+//! `--rtt` (or `--link-mibps`), every peer reaches the server through the
+//! same emulated [`Link`].
 
 use kloset_s3::config::Config;
 use kloset_s3::request::Scheme;
 
+use super::link::{Link, LinkSpec};
+use super::workload::Gauges;
 use super::BenchError;
 use kloset_host::testbed::MemoryServer;
 
@@ -33,10 +37,17 @@ pub struct Target {
     config: Config,
     /// The embedded server, kept running while the benchmark runs.
     server: Option<MemoryServer>,
+    /// The link every peer goes through, when there is one.
+    link: Option<Link>,
+    /// Threads of this process whose CPU time is not the client's.
+    not_client: Vec<&'static str>,
 }
 
 impl Target {
-    pub async fn new(pairs: &[(String, String)]) -> Result<Target, BenchError> {
+    pub async fn new(
+        pairs: &[(String, String)],
+        link: Option<LinkSpec>,
+    ) -> Result<Target, BenchError> {
         let (pairs, server) = if pairs.iter().any(|(key, _)| key == "location") {
             (pairs.to_vec(), None)
         } else {
@@ -44,16 +55,29 @@ impl Target {
             embedded.extend_from_slice(pairs);
             (embedded, server)
         };
-        let config = Config::parse(&pairs).map_err(|e| BenchError(e.to_string()))?;
+        let mut config = Config::parse(&pairs).map_err(|e| BenchError(e.to_string()))?;
         if config.endpoint.scheme == Scheme::Https {
             return Err(BenchError(
                 "the benchmark's native peers speak plain HTTP only: set use_tls=false".into(),
             ));
         }
+        let link = match link {
+            Some(spec) => Some(through_link(&mut config, spec).await?),
+            None => None,
+        };
+        let mut not_client = Vec::new();
+        if server.is_some() {
+            not_client.push(MemoryServer::THREAD_NAME);
+        }
+        if link.is_some() {
+            not_client.push(Link::THREAD_NAME);
+        }
         Ok(Target {
             pairs,
             config,
             server,
+            link,
+            not_client,
         })
     }
 
@@ -75,23 +99,33 @@ impl Target {
             true => String::new(),
             false => format!("; component options {}", options.join(" ")),
         };
+        let link = match &self.link {
+            Some(link) => format!(" through {}", link.spec().describe()),
+            None => String::new(),
+        };
         format!(
-            "{server} at http://{}, under {base}{options}",
+            "{server}{link} at http://{}, under {base}{options}",
             self.config.endpoint.authority()
         )
+    }
+
+    /// The link's shape, when there is one.
+    pub fn link(&self) -> Option<LinkSpec> {
+        self.link.as_ref().map(Link::spec)
+    }
+
+    /// What a batch reads besides the clock: the CPU time of the client's
+    /// threads, the link's counts.
+    pub fn gauges(&self) -> Gauges {
+        Gauges {
+            not_client: self.not_client.clone(),
+            link: self.link.as_ref().map(Link::counter),
+        }
     }
 
     /// Whether the server is the embedded one, thrown away at the end.
     pub fn embedded(&self) -> bool {
         self.server.is_some()
-    }
-
-    /// Threads whose CPU time is the server's, not the client's.
-    pub fn server_threads(&self) -> &'static str {
-        match self.server {
-            Some(_) => MemoryServer::THREAD_NAME,
-            None => "",
-        }
     }
 
     /// The configuration of the store at `sub` below the configured prefix.
@@ -121,6 +155,23 @@ impl Target {
         pairs.push(("use_tls".into(), "false".into()));
         pairs
     }
+}
+
+/// Starts a link to the server `config` names and points `config` at it.
+/// Requests are signed for the link's address, which is what the server
+/// then sees in `Host` (path-style requests only: the benchmark's peers).
+async fn through_link(config: &mut Config, spec: LinkSpec) -> Result<Link, BenchError> {
+    let authority = (config.endpoint.host.as_str(), config.endpoint.port);
+    let upstream = tokio::net::lookup_host(authority)
+        .await
+        .ok()
+        .and_then(|mut addresses| addresses.next())
+        .ok_or_else(|| BenchError(format!("cannot resolve {}", config.endpoint.authority())))?;
+    let link = Link::start(spec, upstream)
+        .map_err(|e| BenchError(format!("starting the emulated link: {e}")))?;
+    config.endpoint.host = link.address().ip().to_string();
+    config.endpoint.port = link.address().port();
+    Ok(link)
 }
 
 /// Starts the memory server with a key pair of this run's own.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::cpu;
+use super::link::{Counter, Counts, LinkSpec};
 use super::peers::Peer;
 use super::stats::Sample;
 use super::BenchError;
@@ -78,7 +79,26 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn new(quick: bool) -> Plan {
+    /// The full plan, or the quick one; behind a link, fewer operations per
+    /// batch (each costs round trips, not CPU: fewer tell as much).
+    pub fn new(quick: bool, link: Option<LinkSpec>) -> Plan {
+        let plan = Plan::local(quick);
+        match (link, quick) {
+            (None, _) => plan,
+            (Some(_), false) => Plan {
+                max_ops: 200,
+                range_ops: 100,
+                ..plan
+            },
+            (Some(_), true) => Plan {
+                max_ops: 20,
+                range_ops: 20,
+                ..plan
+            },
+        }
+    }
+
+    fn local(quick: bool) -> Plan {
         let sizes = vec![KIB, 4 * MIB, 16 * MIB, 64 * MIB];
         let common = Plan {
             rounds: 3,
@@ -106,6 +126,12 @@ impl Plan {
         }
     }
 
+    /// Only the 1 KiB objects: no large object, no ranged read, no listing.
+    pub fn small_only(&mut self) {
+        self.sizes = vec![KIB];
+        self.list_keys.clear();
+    }
+
     /// Objects per put batch: about the budget's worth, at least one (per
     /// worker, unless quick), at most `max_ops`.
     pub fn objects(&self, size: usize, concurrency: usize) -> usize {
@@ -118,14 +144,30 @@ impl Plan {
     }
 }
 
+/// What a batch reads before and after it runs, besides the clock.
+#[derive(Clone)]
+pub struct Gauges {
+    /// Threads of this process that are not the client's (the embedded
+    /// server's, the link's).
+    pub not_client: Vec<&'static str>,
+    pub link: Option<Counter>,
+}
+
+impl Gauges {
+    fn link_counts(&self) -> Option<Counts> {
+        self.link.as_ref().map(Counter::counts)
+    }
+}
+
 /// Runs `n` operations `op(peer, i)` on `concurrency` tasks and measures
 /// them: each one's latency, the wall time, the client's CPU time (without
-/// the threads named `server`) and the guest's memory peak.
+/// the threads `gauges` names), the guest's memory peak and what went
+/// through the link.
 pub async fn batch<F, Fut>(
     peer: &Peer,
     concurrency: usize,
     n: usize,
-    server: &str,
+    gauges: &Gauges,
     op: F,
 ) -> Result<Sample, BenchError>
 where
@@ -135,7 +177,8 @@ where
     peer.reset_guest_peak();
     let op = Arc::new(op);
     let next = Arc::new(AtomicUsize::new(0));
-    let cpu_before = cpu::client_time(server);
+    let cpu_before = cpu::client_time(&gauges.not_client);
+    let link_before = gauges.link_counts();
     let started = Instant::now();
     let workers: Vec<_> = (0..concurrency)
         .map(|_| tokio::spawn(worker(peer.clone(), n, next.clone(), op.clone())))
@@ -150,7 +193,11 @@ where
         sample.latencies.extend(latencies);
     }
     sample.wall = started.elapsed();
-    sample.cpu = cpu::client_time(server).saturating_sub(cpu_before);
+    sample.cpu = cpu::client_time(&gauges.not_client).saturating_sub(cpu_before);
+    sample.link = gauges
+        .link_counts()
+        .zip(link_before)
+        .map(|(a, b)| a.since(b));
     sample.guest_peak = peer.guest_peak();
     Ok(sample)
 }
@@ -231,14 +278,20 @@ mod tests {
 
     #[test]
     fn batches_hold_one_object_per_worker_at_least() {
-        let plan = Plan::new(false);
+        let plan = Plan::new(false, None);
         assert_eq!(plan.objects(KIB, 1), 1000);
         assert_eq!(plan.objects(4 * MIB, 1), 64);
         assert_eq!(plan.objects(64 * MIB, 1), 4);
         assert_eq!(plan.objects(64 * MIB, 8), 8);
-        let quick = Plan::new(true);
+        let quick = Plan::new(true, None);
         assert_eq!(quick.objects(64 * MIB, 8), 1);
         assert_eq!(quick.objects(KIB, 8), 100);
+        let link = LinkSpec {
+            rtt: Duration::from_millis(20),
+            mibps: None,
+        };
+        assert_eq!(Plan::new(true, Some(link)).objects(KIB, 1), 20);
+        assert_eq!(Plan::new(false, Some(link)).objects(64 * MIB, 8), 8);
     }
 
     #[test]

@@ -40,6 +40,23 @@ pub struct Download<T: Transport> {
 impl<T: Transport> Download<T> {
     /// Starts the GET. `range` is kloset's (offset, length).
     pub fn open(shared: Rc<Shared<T>>, key: String, range: Option<(u64, u32)>) -> Result<Self> {
+        Self::start(shared, key, range, None)
+    }
+
+    /// Starts the GET of the whole object as it was when listed with ETag
+    /// `etag` (`If-Match`, and the answer's ETag checked too, for servers
+    /// that ignore the condition): an object rewritten since is an error,
+    /// never the other version's bytes.
+    pub fn open_pinned(shared: Rc<Shared<T>>, key: String, etag: &str) -> Result<Self> {
+        Self::start(shared, key, None, Some(etag))
+    }
+
+    fn start(
+        shared: Rc<Shared<T>>,
+        key: String,
+        range: Option<(u64, u32)>,
+        pin: Option<&str>,
+    ) -> Result<Self> {
         let range = match range {
             Some((_, 0)) => return Ok(Self::empty(shared, key)),
             // Servers read byte positions as signed 64-bit numbers (s3s-fs
@@ -57,13 +74,14 @@ impl<T: Transport> Download<T> {
             }),
             None => None,
         };
-        let req = actions::get_object(&shared.bucket, &key, range, None, &shared.object);
+        let req = actions::get_object(&shared.bucket, &key, range, pin, &shared.object);
         let mut budget = shared.client.budget();
         let response = match shared
             .client
             .send_within(&mut budget, &req, &[], Payload::Empty)
         {
             Ok(response) => response,
+            Err(e) if pin.is_some() && e.status() == Some(412) => return Err(changed(&key)),
             Err(e) if e.status() == Some(416) => {
                 return Err(Error::InvalidArgument(format!(
                     "range {} of {key} starts past the end of the object",
@@ -76,6 +94,9 @@ impl<T: Transport> Download<T> {
             .header("etag")
             .map(|v| v.trim().trim_matches('"').to_owned())
             .unwrap_or_default();
+        if pin.is_some_and(|pin| pin != etag) {
+            return Err(changed(&key));
+        }
         let length = body_length(&response.headers, &key, range, response.status)?;
         let verifier = match range {
             None => Some(Verifier::new(integrity::expected(
@@ -225,6 +246,12 @@ impl<T: Transport> Download<T> {
         self.body = Some(response.body);
         Ok(())
     }
+}
+
+fn changed(key: &str) -> Error {
+    Error::Corrupted(format!(
+        "{key} changed since it was listed: not read, so no mix of two versions is delivered"
+    ))
 }
 
 fn failure_text(failure: &TransportError) -> &str {

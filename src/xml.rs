@@ -18,6 +18,7 @@ mod object_lock;
 mod robustness;
 #[cfg(test)]
 mod samples;
+mod tagging;
 
 pub use bucket::{create_bucket_body, parse_location_constraint};
 pub use copy::parse_copy_object;
@@ -30,6 +31,7 @@ pub use multipart::{
 pub use object_lock::{
     parse_object_lock_config, parse_retention, retention_body, ObjectLockConfig, Retention,
 };
+pub use tagging::parse_tagging;
 
 /// The largest body any parser here accepts. Callers cap what they read from the
 /// wire; this bound holds even if one forgets. A full ListObjectsV2 page of 1000

@@ -126,10 +126,10 @@ impl<T: Transport> Importer<T> {
             Node::File(path) => (path, false),
             Node::Directory(path) => (path, true),
         };
-        let attributes = match directory {
-            true => Vec::new(),
+        let (etag, attributes) = match directory {
+            true => (object.etag.clone(), Vec::new()),
             false => match self.describe(object) {
-                Ok(attributes) => attributes,
+                Ok(described) => described,
                 Err(e @ (Error::Auth(_) | Error::Unavailable(_))) => return Err(e),
                 Err(e) => return failure(e.to_string()),
             },
@@ -139,32 +139,44 @@ impl<T: Transport> Importer<T> {
             size: if directory { 0 } else { object.size },
             mtime,
             directory,
-            etag: object.etag.clone(),
+            etag,
             attributes,
         }))
     }
 
-    /// The object's attributes, from a HEAD that must find the listed version.
-    fn describe(&self, object: &ListedObject) -> Result<Vec<(String, String)>> {
+    /// The object's ETag and attributes, from a HEAD that must find the
+    /// listed version. A listing without ETags (s3s-fs sends none) pins the
+    /// version the HEAD found, whose size must be the listed one.
+    fn describe(&self, object: &ListedObject) -> Result<(String, Vec<(String, String)>)> {
         let key = &object.key;
         let headers = self
             .shared
             .head(key)?
             .ok_or_else(|| Error::NotFound(format!("{key} was deleted since it was listed")))?;
-        let etag = header(&headers, "etag").unwrap_or_default();
-        if etag.trim().trim_matches('"') != object.etag {
+        let etag = header(&headers, "etag")
+            .unwrap_or_default()
+            .trim()
+            .trim_matches('"')
+            .to_owned();
+        let size = header(&headers, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
+        let same = match object.etag.is_empty() {
+            true => size == Some(object.size),
+            false => etag == object.etag,
+        };
+        if !same || etag.is_empty() {
             return Err(Error::Corrupted(format!(
-                "{key} changed since it was listed (ETag {etag}, listed \"{}\")",
+                "{key} changed since it was listed (ETag \"{etag}\", listed \"{}\")",
                 object.etag
             )));
         }
         let tags = self.tags_of(key)?;
-        Ok(attributes::of_object(&Described {
+        let attributes = attributes::of_object(&Described {
             headers: &headers,
             storage_class: &object.storage_class,
-            etag: &object.etag,
+            etag: &etag,
             tags: tags.as_deref(),
-        }))
+        });
+        Ok((etag, attributes))
     }
 
     /// The object's tags, `None` where the server keeps none.
@@ -297,6 +309,33 @@ mod tests {
         let page = importer(&script).next_page().unwrap().unwrap();
         script.assert_done();
         assert!(page.iter().all(|r| matches!(r, Record::Entry(_))));
+    }
+
+    #[test]
+    fn a_listing_without_etags_pins_what_the_head_found() {
+        let body = "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>a</Key>\
+                    <LastModified>2024-01-02T03:04:05Z</LastModified><Size>5</Size></Contents>\
+                    <Contents><Key>b</Key><LastModified>2024-01-02T03:04:05Z</LastModified>\
+                    <Size>5</Size></Contents></ListBucketResult>";
+        let script = Script::new(vec![
+            ("GET /bkt?", Reply::xml(200, body)),
+            (
+                "HEAD /bkt/a",
+                Reply::stored("e1").with("content-length", "5"),
+            ),
+            ("GET /bkt/a?tagging", Reply::error(501, "NotImplemented")),
+            (
+                "HEAD /bkt/b",
+                Reply::stored("e2").with("content-length", "6"),
+            ),
+        ]);
+        let page = importer(&script).next_page().unwrap().unwrap();
+        script.assert_done();
+        assert!(
+            matches!(&page[0], Record::Entry(e) if e.etag == "e1"),
+            "{page:?}"
+        );
+        assert!(failure_of(&page[1]).contains("changed since it was listed"));
     }
 
     #[test]

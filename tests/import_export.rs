@@ -557,3 +557,68 @@ async fn the_exporter_creates_the_bucket_and_overwrites_files() {
         assert!(matches!(err, Error::InvalidArgument(_)), "{name}: {err}");
     }
 }
+
+/// An AES-256 key (32 bytes, base64).
+const SSE_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sse_c_objects_back_up_with_the_key_and_are_record_errors_without() {
+    for server in servers().await {
+        let name = server.name;
+        let bucket = unique_bucket("import-ssec");
+        let with_key = [("sse_customer_key", SSE_KEY), ("part_size", "5MiB")];
+        let mut exporter = host()
+            .open_exporter(&server.config(&bucket, "", &with_key))
+            .await
+            .unwrap();
+        let small = data(11, 1000);
+        let large = data(12, 6 * MIB + 3);
+        for (path, body) in [("/small", &small), ("/large", &large)] {
+            exporter.write_file(path, &[], &body[..]).await.unwrap();
+        }
+
+        let mut importer = host()
+            .open_importer(&server.config(&bucket, "", &with_key))
+            .await
+            .unwrap();
+        let page = importer.next_page().await.unwrap().unwrap();
+        for item in page {
+            let Item::Entry(entry) = item else {
+                panic!("{name}: {item:?}")
+            };
+            let mut out = Vec::new();
+            importer
+                .read(&entry.path, &entry.etag, &mut out)
+                .await
+                .unwrap();
+            let expected = if entry.path == "/small" {
+                &small
+            } else {
+                &large
+            };
+            assert!(out == *expected, "{name}: {} differs", entry.path);
+        }
+
+        if !server.caps.sse_c_enforced {
+            continue;
+        }
+        let mut keyless = host()
+            .open_importer(&server.config(&bucket, "", &[]))
+            .await
+            .unwrap();
+        let page = keyless.next_page().await.unwrap().unwrap();
+        assert_eq!(page.len(), 2, "{name}");
+        for item in page {
+            let Item::Failure(failure) = item else {
+                panic!("{name}: an SSE-C object backed up without its key: {item:?}")
+            };
+            assert!(
+                failure.message.contains("SSE-C") || failure.message.contains("sse_customer_key"),
+                "{name}: {}: {}",
+                failure.key,
+                failure.message
+            );
+        }
+        eprintln!("{name}: SSE-C objects without the key are record errors");
+    }
+}

@@ -11,6 +11,9 @@ use std::process::{Command, Output, Stdio};
 use kloset_s3::request::Method;
 use kloset_s3_tests::{data, servers, unique_bucket, TestServer};
 
+/// A key, its bytes and the headers it is written with.
+type Object<'a> = (&'a str, &'a [u8], &'a [(&'a str, &'a str)]);
+
 fn run(config: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_kloset-host"))
         .arg("--config")
@@ -42,7 +45,7 @@ async fn import_then_export_keeps_bytes_and_metadata() {
             200
         );
         let large = data(5, 300_000);
-        let objects: [(&str, &[u8], &[(&str, &str)]); 3] = [
+        let objects: [Object<'_>; 3] = [
             (
                 "docs/é note.txt",
                 b"hello",

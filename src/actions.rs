@@ -63,6 +63,9 @@ pub struct WriteOptions<'a> {
     /// `If-None-Match: *`: the write fails with 412 if the key exists.
     pub if_none_match: bool,
     pub metadata: Vec<(&'static str, String)>,
+    /// A restored file's own headers (`content-type`, `x-amz-meta-*`,
+    /// `x-amz-tagging`, ...), sent as given (see [`crate::attributes`]).
+    pub headers: &'a [(String, String)],
     pub object: Option<&'a ObjectOptions>,
     /// Object Lock: the new object cannot be deleted before this retention
     /// ends (S3 then requires Content-MD5, which every write carries).
@@ -88,6 +91,9 @@ impl WriteOptions<'_> {
             }
         }
         for (name, value) in &self.metadata {
+            req.set_header(name, value);
+        }
+        for (name, value) in self.headers {
             req.set_header(name, value);
         }
         if let Some(object) = self.object {
@@ -273,6 +279,11 @@ pub fn put_object(
     }
     options.apply(&mut req);
     req
+}
+
+/// GetObjectTagging of the current version.
+pub fn get_object_tagging(bucket: &Bucket, key: &str) -> Request {
+    bucket.object(Method::Get, key).query("tagging", "")
 }
 
 pub fn delete_object(bucket: &Bucket, key: &str) -> Request {

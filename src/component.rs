@@ -1,4 +1,5 @@
-//! The export glue: WIT `kloset-store` onto [`crate::store`]. Conversions only;
+//! The export glue: WIT `kloset-store` onto [`crate::store`], `importer` onto
+//! [`crate::import`], `exporter` onto [`crate::export`]. Conversions only;
 //! every decision lives in the pure modules.
 
 use std::cell::RefCell;
@@ -6,6 +7,8 @@ use std::cell::RefCell;
 use crate::config::{Config, LockMode};
 use crate::download::Download;
 use crate::error::Error;
+use crate::export::Exporter;
+use crate::import::{Importer, Record};
 use crate::layout::{Kind, Mac};
 use crate::retention::Retention;
 use crate::secret::Secret;
@@ -29,6 +32,8 @@ wit_bindgen::generate!({
     },
 });
 
+use exports::kloset::s3::exporter as wit_exporter;
+use exports::kloset::s3::importer as wit_importer;
 use exports::kloset::s3::kloset_store as wit;
 
 struct Component;
@@ -55,6 +60,85 @@ impl wit::Guest for Component {
 
 struct StoreResource {
     inner: Store<WasiTransport>,
+}
+
+impl wit_importer::Guest for Component {
+    type Importer = ImporterResource;
+
+    fn new_importer(config: Vec<(String, String)>) -> WitResult<wit_importer::Importer> {
+        let config = Config::parse(&config).map_err(to_wit)?;
+        remember_secrets(&config);
+        let importer = Importer::new(config, WasiTransport);
+        Ok(wit_importer::Importer::new(ImporterResource(RefCell::new(
+            importer,
+        ))))
+    }
+}
+
+impl wit_exporter::Guest for Component {
+    type Exporter = ExporterResource;
+
+    fn new_exporter(config: Vec<(String, String)>) -> WitResult<wit_exporter::Exporter> {
+        let config = Config::parse(&config).map_err(to_wit)?;
+        remember_secrets(&config);
+        Ok(wit_exporter::Exporter::new(ExporterResource(
+            Exporter::new(config, WasiTransport),
+        )))
+    }
+}
+
+struct ImporterResource(RefCell<Importer<WasiTransport>>);
+struct ExporterResource(Exporter<WasiTransport>);
+
+impl wit_importer::GuestImporter for ImporterResource {
+    fn next_page(&self) -> WitResult<Option<Vec<wit_importer::Item>>> {
+        let page = self.0.borrow_mut().next_page().map_err(to_wit)?;
+        Ok(page.map(|records| records.into_iter().map(item_to_wit).collect()))
+    }
+
+    fn open(&self, path: String, etag: String) -> WitResult<wit::Download> {
+        let download = self.0.borrow().open(&path, &etag).map_err(to_wit)?;
+        Ok(wit::Download::new(DownloadResource(RefCell::new(download))))
+    }
+}
+
+impl wit_exporter::GuestExporter for ExporterResource {
+    fn create_file(
+        &self,
+        path: String,
+        attributes: Vec<(String, String)>,
+    ) -> WitResult<wit::Upload> {
+        let upload = self.0.create_file(&path, &attributes).map_err(to_wit)?;
+        Ok(wit::Upload::new(UploadResource(RefCell::new(upload))))
+    }
+}
+
+fn item_to_wit(record: Record) -> wit_importer::Item {
+    match record {
+        Record::Entry(e) => wit_importer::Item::Entry(wit_importer::Entry {
+            path: e.path,
+            size: e.size,
+            mtime: e.mtime,
+            directory: e.directory,
+            etag: e.etag,
+            attributes: e.attributes,
+        }),
+        Record::Failure { key, message } => {
+            let message = redact(Error::Other(message));
+            wit_importer::Item::Failure(wit_importer::KeyFailure { key, message })
+        }
+    }
+}
+
+/// An error's message without any secret of this instance.
+fn redact(error: Error) -> String {
+    SECRETS.with_borrow(|known| {
+        let secrets: Vec<&str> = known.iter().map(Secret::expose).collect();
+        match error.redacted(&secrets) {
+            Error::Other(m) => m,
+            other => other.to_string(),
+        }
+    })
 }
 
 struct ListingResource(RefCell<Listed<WasiTransport>>);

@@ -66,8 +66,23 @@ pub struct Placement {
     /// Content-addressed (packfiles, states) or the kloset's identity
     /// (`CONFIG`): never replaced by other bytes. kloset's locks come and go.
     pub immutable: bool,
-    /// What the object is, for messages: `packfile`, `state`, `lock`, `CONFIG`.
+    /// What the object is, for messages: `packfile`, `state`, `lock`,
+    /// `CONFIG`, `file`.
     pub what: &'static str,
+    pub owner: Owner,
+}
+
+/// Whose object an upload writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// kloset's: never empty (kloset writes no empty object, so an empty
+    /// one means its writer failed), and our digests are recorded as
+    /// metadata for reads to check.
+    Kloset,
+    /// A file the exporter restores: it may be empty, and it carries its
+    /// own headers exactly as given, nothing of ours, so the restored
+    /// object has the metadata the backed-up one had.
+    File { headers: Vec<(String, String)> },
 }
 
 impl<T: Transport> Shared<T> {
@@ -142,6 +157,7 @@ impl<T: Transport> Shared<T> {
                 archive_copy: None,
                 immutable,
                 what,
+                owner: Owner::Kloset,
             },
             _ if !self.archive() => Placement {
                 key,
@@ -150,6 +166,7 @@ impl<T: Transport> Shared<T> {
                 archive_copy: None,
                 immutable,
                 what,
+                owner: Owner::Kloset,
             },
             Kind::Packfile if !hot => Placement {
                 key: Layout::frozen(&key),
@@ -158,6 +175,7 @@ impl<T: Transport> Shared<T> {
                 archive_copy: None,
                 immutable,
                 what,
+                owner: Owner::Kloset,
             },
             Kind::Packfile | Kind::State => Placement {
                 archive_copy: Some(Layout::frozen(&key)),
@@ -166,6 +184,7 @@ impl<T: Transport> Shared<T> {
                 locked,
                 immutable,
                 what,
+                owner: Owner::Kloset,
             },
         }
     }
@@ -180,6 +199,7 @@ impl<T: Transport> Shared<T> {
             archive_copy: None,
             immutable: true,
             what: "CONFIG",
+            owner: Owner::Kloset,
         }
     }
 
@@ -196,6 +216,7 @@ impl<T: Transport> Shared<T> {
             archive_copy: None,
             immutable: false,
             what: "CONFIG",
+            owner: Owner::Kloset,
         })
     }
 

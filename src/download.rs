@@ -42,7 +42,7 @@ pub struct Download<T: Transport> {
 impl<T: Transport> Download<T> {
     /// Starts the GET. `range` is kloset's (offset, length).
     pub fn open(shared: Rc<Shared<T>>, key: String, range: Option<(u64, u32)>) -> Result<Self> {
-        Self::open_version(shared, key, None, range)
+        Self::start(shared, key, None, range, None)
     }
 
     /// [`Download::open`] of one version of the object (`versionId`), or
@@ -52,6 +52,24 @@ impl<T: Transport> Download<T> {
         key: String,
         version: Option<String>,
         range: Option<(u64, u32)>,
+    ) -> Result<Self> {
+        Self::start(shared, key, version, range, None)
+    }
+
+    /// Starts the GET of the whole object as it was when listed with ETag
+    /// `etag` (`If-Match`, and the answer's ETag checked too, for servers
+    /// that ignore the condition): an object rewritten since is an error,
+    /// never the other version's bytes.
+    pub fn open_pinned(shared: Rc<Shared<T>>, key: String, etag: &str) -> Result<Self> {
+        Self::start(shared, key, None, None, Some(etag))
+    }
+
+    fn start(
+        shared: Rc<Shared<T>>,
+        key: String,
+        version: Option<String>,
+        range: Option<(u64, u32)>,
+        pin: Option<&str>,
     ) -> Result<Self> {
         let range = match range {
             Some((_, 0)) => return Ok(Self::empty(shared, key)),
@@ -70,13 +88,14 @@ impl<T: Transport> Download<T> {
             }),
             None => None,
         };
-        let req = request(&shared, &key, version.as_deref(), range, None);
+        let req = request(&shared, &key, version.as_deref(), range, pin);
         let mut budget = shared.client.budget();
         let response = match shared
             .client
             .send_within(&mut budget, &req, &[], Payload::Empty)
         {
             Ok(response) => response,
+            Err(e) if pin.is_some() && e.status() == Some(412) => return Err(changed(&key)),
             Err(e) if e.status() == Some(416) => {
                 return Err(Error::InvalidArgument(format!(
                     "range {} of {key} starts past the end of the object",
@@ -89,6 +108,9 @@ impl<T: Transport> Download<T> {
             .header("etag")
             .map(|v| v.trim().trim_matches('"').to_owned())
             .unwrap_or_default();
+        if pin.is_some_and(|pin| pin != etag) {
+            return Err(changed(&key));
+        }
         let length = body_length(&response.headers, &key, range, response.status)?;
         let verifier = match range {
             None => Some(Verifier::new(integrity::expected(
@@ -254,6 +276,12 @@ fn request<T: Transport>(
         Some(v) => actions::get_object_version(&s.bucket, key, v, range, if_match, &s.object),
         None => actions::get_object(&s.bucket, key, range, if_match, &s.object),
     }
+}
+
+fn changed(key: &str) -> Error {
+    Error::Corrupted(format!(
+        "{key} changed since it was listed: not read, so no mix of two versions is delivered"
+    ))
 }
 
 fn failure_text(failure: &TransportError) -> &str {

@@ -27,7 +27,7 @@ use std::rc::Rc;
 use crate::actions::{self, WriteOptions, META_PART_SIZE, META_XXH3};
 use crate::client::{Response, SendError, Transport};
 use crate::config::Checksum;
-use crate::context::{ConditionalWrites, Placement, Shared};
+use crate::context::{ConditionalWrites, Owner, Placement, Shared};
 use crate::error::{Error, Result, S3Failure};
 use crate::existing::{self, Existing};
 use crate::hex;
@@ -193,7 +193,7 @@ impl<T: Transport> Upload<T> {
     }
 
     fn complete(&mut self) -> Result<u64> {
-        if self.total == 0 {
+        if self.total == 0 && self.placement.owner == Owner::Kloset {
             return Err(Error::InvalidArgument(format!(
                 "refusing to store an empty {}: kloset never writes one, so the writer failed",
                 self.placement.what
@@ -220,15 +220,22 @@ impl<T: Transport> Upload<T> {
             .flatten()
     }
 
+    /// `metadata`: our digests, recorded on kloset's objects only; a
+    /// file gets its own headers instead.
     fn write_options(
         &self,
         metadata: Vec<(&'static str, String)>,
         retention: Option<Retention>,
     ) -> WriteOptions<'_> {
+        let (metadata, headers) = match &self.placement.owner {
+            Owner::Kloset => (metadata, &[][..]),
+            Owner::File { headers } => (Vec::new(), headers.as_slice()),
+        };
         WriteOptions {
             storage_class: Some(self.placement.class),
             if_none_match: self.placement.immutable && self.shared.config.conditional_writes,
             metadata,
+            headers,
             object: Some(&self.shared.object),
             retention,
         }
@@ -506,6 +513,7 @@ impl<T: Transport> Upload<T> {
             storage_class: Some(self.shared.config.storage_class),
             if_none_match: false,
             metadata: Vec::new(),
+            headers: &[],
             object: Some(&self.shared.object),
             retention,
         };

@@ -18,6 +18,7 @@ mod object_lock;
 mod robustness;
 #[cfg(test)]
 pub(crate) mod samples;
+mod tagging;
 mod versions;
 
 pub use bucket::{create_bucket_body, parse_location_constraint};
@@ -31,6 +32,7 @@ pub use multipart::{
 pub use object_lock::{
     parse_object_lock_config, parse_retention, retention_body, ObjectLockConfig, Retention,
 };
+pub use tagging::parse_tagging;
 pub use versions::{
     parse_list_object_versions, parse_millis, parse_versioning, VersionEntry, VersionsPage,
 };

@@ -13,6 +13,7 @@ wasmtime::component::bindgen!({
     },
 });
 
+pub use exports::kloset::s3::importer::{Entry, Item, KeyFailure};
 pub use exports::kloset::s3::kloset_store::{
     BucketLock, Error as WitError, GuestStore, LockMode, LockPolicy, LockSettings, Mode, Range,
     RecoveryAction, RecoveryStep, ResourceKind, Retention, Stats, StorageFlags,

@@ -18,11 +18,13 @@ use crate::cache::{self, ComponentCache};
 use crate::egress::Egress;
 use crate::engine;
 use crate::error::HostError;
+use crate::exporter::ExporterHandle;
+use crate::importer::ImporterHandle;
 use crate::limits::{CallLimits, CallMeter, MemoryLimiter};
 use crate::outgoing;
 use crate::policy::Policy;
 use crate::sandbox::Sandbox;
-use crate::store::StoreHandle;
+use crate::store::{Role, StoreHandle};
 use crate::transport::Transport;
 use crate::{tls, DEFAULT_COMPONENT};
 
@@ -137,6 +139,38 @@ impl Host {
     /// host enforces: the one endpoint the instance may reach, its TLS
     /// settings and timeouts.
     pub async fn open(&self, config: &[(String, String)]) -> Result<StoreHandle, HostError> {
+        let sandbox = self.sandbox_for(config)?;
+        StoreHandle::start(&self.shared.pre, sandbox, config).await
+    }
+
+    /// Opens an importer of the bucket `config` describes (no request is
+    /// sent yet), in its own sandboxed instance like a store.
+    pub async fn open_importer(
+        &self,
+        config: &[(String, String)],
+    ) -> Result<ImporterHandle, HostError> {
+        let sandbox = self.sandbox_for(config)?;
+        StoreHandle::start_as(&self.shared.pre, sandbox, config, Role::Importer)
+            .await
+            .map(ImporterHandle::new)
+    }
+
+    /// Opens an exporter into the bucket `config` describes (no request is
+    /// sent yet), in its own sandboxed instance like a store.
+    pub async fn open_exporter(
+        &self,
+        config: &[(String, String)],
+    ) -> Result<ExporterHandle, HostError> {
+        let sandbox = self.sandbox_for(config)?;
+        StoreHandle::start_as(&self.shared.pre, sandbox, config, Role::Exporter)
+            .await
+            .map(ExporterHandle::new)
+    }
+
+    /// The sandbox an instance for `config` runs in: it reaches the
+    /// configured endpoint, with its TLS settings and timeouts, and nothing
+    /// else.
+    fn sandbox_for(&self, config: &[(String, String)]) -> Result<Sandbox, HostError> {
         let parsed = Config::parse(config)?;
         let endpoint = parsed.request_endpoint();
         let policy = Policy::new(&endpoint)
@@ -153,7 +187,7 @@ impl Host {
             .find(|(name, _)| name.eq_ignore_ascii_case(&endpoint.host))
             .map(|(_, address)| *address);
         let transport = Transport::new(&endpoint, tls, parsed.timeouts)?.connecting_to(address);
-        StoreHandle::start(&self.shared.pre, self.sandbox(policy, transport), config).await
+        Ok(self.sandbox(policy, transport))
     }
 
     /// Asks the component alone to parse `config` (its `new-store`), without

@@ -5,7 +5,9 @@
 //! [`ComponentCache`]) and opens a [`StoreHandle`] per store configuration:
 //! a fresh instance with bounded memory, host resources, CPU and wall-clock
 //! time per call, no filesystem, environment or socket, and an HTTP client
-//! that only connects to the endpoint.
+//! that only connects to the endpoint. [`ImporterHandle`] and
+//! [`ExporterHandle`] run the component's importer (a bucket backed up as
+//! files) and exporter (files restored into a bucket) the same way.
 //!
 //! This is the only crate of the workspace that knows wasmtime. The
 //! `kloset-host` program (command line, Plakar plugin, benchmark) is the
@@ -17,7 +19,9 @@ mod cache;
 mod egress;
 mod engine;
 mod error;
+mod exporter;
 mod host;
+mod importer;
 mod limits;
 mod outgoing;
 pub mod policy;
@@ -32,15 +36,17 @@ mod tls;
 mod transport;
 
 pub use bindings::{
-    BucketLock, LockMode, LockPolicy, LockSettings, Mode, Range, RecoveryAction, RecoveryStep,
-    ResourceKind, Retention, Stats, StorageFlags,
+    BucketLock, Entry, Item, KeyFailure, LockMode, LockPolicy, LockSettings, Mode, Range,
+    RecoveryAction, RecoveryStep, ResourceKind, Retention, Stats, StorageFlags,
 };
 pub use cache::ComponentCache;
 pub use error::HostError;
+pub use exporter::ExporterHandle;
 pub use host::{
     Host, HostOptions, DEFAULT_CALL_TIMEOUT, DEFAULT_CPU_BUDGET, DEFAULT_MAX_REQUESTS,
     DEFAULT_MEMORY_LIMIT,
 };
+pub use importer::ImporterHandle;
 pub use pool::{PooledStore, StorePool};
 pub use store::{Download, Listing, Recovery, StoreHandle, Upload, CHUNK};
 

@@ -19,7 +19,7 @@ use crate::sandbox::Sandbox;
 
 /// What a call into the guest returns: the WIT result, unless the guest
 /// trapped (`Err` inside) or went over a limit of the call (`Err` outside).
-type Called<T> = Result<wasmtime::Result<Result<T, WitError>>, Exceeded>;
+pub(crate) type Called<T> = Result<wasmtime::Result<Result<T, WitError>>, Exceeded>;
 
 /// Bytes per `upload.write` and `download.read` call: large enough that the
 /// per-call cost vanishes, small enough to keep both sides' memory flat.
@@ -28,9 +28,10 @@ pub const CHUNK: usize = 1 << 20;
 /// A store of the component (WIT `store`). Calls are sequential, as the WIT
 /// interface requires; run several handles for parallelism.
 pub struct StoreHandle {
-    store: Store<Sandbox>,
-    bindings: KlosetS3,
-    resource: ResourceAny,
+    pub(crate) store: Store<Sandbox>,
+    pub(crate) bindings: KlosetS3,
+    /// The resource the instance was started for (see [`Role`]).
+    pub(crate) resource: ResourceAny,
     /// The limits of the call in progress (the store's epoch callback reads
     /// the same).
     meter: Arc<CallMeter>,
@@ -45,11 +46,28 @@ pub struct StoreHandle {
     chunk: Vec<u8>,
 }
 
+/// Which WIT resource an instance is started for: a store, or the
+/// importer or exporter handles, which reuse this one's call machinery.
+pub(crate) enum Role {
+    Store,
+    Importer,
+    Exporter,
+}
+
 impl StoreHandle {
     pub(crate) async fn start(
         pre: &KlosetS3Pre<Sandbox>,
         sandbox: Sandbox,
         config: &[(String, String)],
+    ) -> Result<StoreHandle, HostError> {
+        Self::start_as(pre, sandbox, config, Role::Store).await
+    }
+
+    pub(crate) async fn start_as(
+        pre: &KlosetS3Pre<Sandbox>,
+        sandbox: Sandbox,
+        config: &[(String, String)],
+        role: Role,
     ) -> Result<StoreHandle, HostError> {
         let meter = sandbox.call.clone();
         let mut store = Store::new(pre.engine(), sandbox);
@@ -66,13 +84,26 @@ impl StoreHandle {
         let r = metered(&meter, pre.instantiate_async(&mut store)).await;
         let bindings = survived(&store, r).map_err(HostError::Trap)?;
         let config = config.to_vec();
-        let r = metered(
-            &meter,
-            bindings
-                .kloset_s3_kloset_store()
-                .call_new_store(&mut store, &config),
-        )
-        .await;
+        let r = match role {
+            Role::Store => {
+                let call = bindings
+                    .kloset_s3_kloset_store()
+                    .call_new_store(&mut store, &config);
+                metered(&meter, call).await
+            }
+            Role::Importer => {
+                let call = bindings
+                    .kloset_s3_importer()
+                    .call_new_importer(&mut store, &config);
+                metered(&meter, call).await
+            }
+            Role::Exporter => {
+                let call = bindings
+                    .kloset_s3_exporter()
+                    .call_new_exporter(&mut store, &config);
+                metered(&meter, call).await
+            }
+        };
         let resource = survived(&store, r)
             .map_err(HostError::Trap)?
             .map_err(|e| HostError::Store(store_error(e)))?;
@@ -467,7 +498,7 @@ impl StoreHandle {
 
     /// Every call into the guest starts here: a dead instance is not entered,
     /// and a live one gets whole CPU and wall-clock budgets.
-    fn begin(&mut self) -> Result<Arc<CallMeter>, HostError> {
+    pub(crate) fn begin(&mut self) -> Result<Arc<CallMeter>, HostError> {
         if let Some(trap) = &self.trapped {
             return Err(HostError::Trap(format!(
                 "earlier: {trap}; open a new store"
@@ -488,7 +519,7 @@ impl StoreHandle {
     /// Every call into the guest ends here: a trap or a limit kills the
     /// handle (and frees what the instance held on the host), a WIT error
     /// becomes the store's error, explained when a TLS handshake failed.
-    fn end<T>(&mut self, r: Called<T>) -> Result<T, HostError> {
+    pub(crate) fn end<T>(&mut self, r: Called<T>) -> Result<T, HostError> {
         self.in_call = false;
         let tls_failure = self.store.data_mut().egress.take_tls_failure();
         match survived(&self.store, r) {
@@ -508,7 +539,7 @@ impl StoreHandle {
         }
     }
 
-    async fn drop_resource(&mut self, resource: ResourceAny) -> Result<(), HostError> {
+    pub(crate) async fn drop_resource(&mut self, resource: ResourceAny) -> Result<(), HostError> {
         if self.trapped.is_some() {
             return Ok(());
         }
@@ -528,7 +559,12 @@ pub struct Upload<'a> {
     resource: ResourceAny,
 }
 
-impl Upload<'_> {
+impl<'a> Upload<'a> {
+    /// The upload `resource` of the instance `store` runs.
+    pub(crate) fn new(store: &'a mut StoreHandle, resource: ResourceAny) -> Self {
+        Upload { store, resource }
+    }
+
     /// Appends `data` to the object.
     pub async fn write(&mut self, data: &[u8]) -> Result<(), HostError> {
         let store = &mut *self.store;
@@ -563,7 +599,10 @@ impl Upload<'_> {
 
     /// Writes everything `data` yields in full chunks, then finishes. The
     /// chunk buffer is the store's, reused from put to put.
-    async fn stream(&mut self, data: &mut (impl AsyncRead + Unpin)) -> Result<u64, HostError> {
+    pub(crate) async fn stream(
+        &mut self,
+        data: &mut (impl AsyncRead + Unpin),
+    ) -> Result<u64, HostError> {
         let mut chunk = std::mem::take(&mut self.store.chunk);
         chunk.resize(CHUNK, 0);
         let written = self.stream_through(data, &mut chunk).await;
@@ -627,7 +666,12 @@ pub struct Download<'a> {
     resource: ResourceAny,
 }
 
-impl Download<'_> {
+impl<'a> Download<'a> {
+    /// The download `resource` of the instance `store` runs.
+    pub(crate) fn new(store: &'a mut StoreHandle, resource: ResourceAny) -> Self {
+        Download { store, resource }
+    }
+
     /// The next chunk (at most [`CHUNK`] bytes), or `None` at the end. The
     /// end comes only once the whole object was checked against the digest
     /// recorded at its write: a mismatch answers `Corrupted` instead, and
@@ -650,7 +694,10 @@ impl Download<'_> {
     }
 
     /// Writes every chunk to `out`; returns the bytes written.
-    async fn write_to(&mut self, out: &mut (impl AsyncWrite + Unpin)) -> Result<u64, HostError> {
+    pub(crate) async fn write_to(
+        &mut self,
+        out: &mut (impl AsyncWrite + Unpin),
+    ) -> Result<u64, HostError> {
         let mut total = 0;
         while let Some(bytes) = self.read().await? {
             out.write_all(&bytes).await.map_err(HostError::Io)?;

@@ -1,6 +1,6 @@
 //! The S3 storage class new objects are written with (`storage_class`).
 
-use super::pairs::Choice;
+use super::pairs::{parse_choice, Choice};
 
 /// The eight classes the Go connector accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +28,11 @@ impl StorageClass {
             StorageClass::GlacierIr => "GLACIER_IR",
             StorageClass::DeepArchive => "DEEP_ARCHIVE",
         }
+    }
+
+    /// The class named `text` (any case), or a message listing the names.
+    pub fn parse(text: &str) -> Result<StorageClass, String> {
+        parse_choice(text)
     }
 
     /// Objects in these classes cannot be read without a restore, so the

@@ -230,6 +230,7 @@ impl<T: Transport> Recovery<T> {
             storage_class: key.ends_with(".frozen").then_some(s.config.storage_class),
             if_none_match: false,
             metadata: Vec::new(),
+            headers: &[],
             object: Some(&s.object),
             retention,
         };

@@ -24,11 +24,16 @@ pub struct ListedObject {
     pub size: u64,
     /// Without its quotes.
     pub etag: String,
+    /// As the server wrote it (ISO 8601), or empty.
+    pub last_modified: String,
+    /// As the server wrote it (`STANDARD`, `GLACIER`, ...), or empty.
+    pub storage_class: String,
 }
 
 /// Reads a page while the document is checked: the root's children by local
 /// name, in any order and interleaving (servers differ), and inside each
-/// `Contents` its `Key`, `Size` and `ETag`; everything else is skipped.
+/// `Contents` its `Key`, `Size`, `ETag`, `LastModified` and `StorageClass`;
+/// everything else is skipped.
 #[derive(Default)]
 struct PageReader {
     child: Option<Child>,
@@ -56,6 +61,8 @@ enum Field {
     Key,
     Size,
     ETag,
+    LastModified,
+    StorageClass,
     Ignored,
 }
 
@@ -64,6 +71,8 @@ struct Contents {
     key: Option<String>,
     size: Option<u64>,
     etag: Option<String>,
+    last_modified: Option<String>,
+    storage_class: Option<String>,
 }
 
 impl Child {
@@ -89,6 +98,8 @@ impl Field {
             b"Key" => Field::Key,
             b"Size" => Field::Size,
             b"ETag" => Field::ETag,
+            b"LastModified" => Field::LastModified,
+            b"StorageClass" => Field::StorageClass,
             _ => Field::Ignored,
         }
     }
@@ -155,6 +166,12 @@ impl Visitor for PageReader {
                 (Some(Field::Key), Some(c)) => set_once(&mut c.key, take(text), "Key"),
                 (Some(Field::Size), Some(c)) => set_once(&mut c.size, byte_count(text)?, "Size"),
                 (Some(Field::ETag), Some(c)) => set_once(&mut c.etag, take(text), "ETag"),
+                (Some(Field::LastModified), Some(c)) => {
+                    set_once(&mut c.last_modified, take(text), "LastModified")
+                }
+                (Some(Field::StorageClass), Some(c)) => {
+                    set_once(&mut c.storage_class, take(text), "StorageClass")
+                }
                 _ => Ok(()),
             },
             _ => Ok(()),
@@ -236,7 +253,13 @@ fn listed_object(contents: Contents, url_encoded: bool) -> Result<ListedObject, 
         .size
         .ok_or_else(|| malformed(ROOT, "Contents without Size"))?;
     let etag = strip_quotes(contents.etag.as_deref().unwrap_or("")).to_owned();
-    Ok(ListedObject { key, size, etag })
+    Ok(ListedObject {
+        key,
+        size,
+        etag,
+        last_modified: contents.last_modified.unwrap_or_default().trim().to_owned(),
+        storage_class: contents.storage_class.unwrap_or_default().trim().to_owned(),
+    })
 }
 
 /// Decodes `encoding-type=url` keys: `%XX` escapes and `+` for space (AWS and
@@ -278,7 +301,16 @@ mod tests {
             key: key.into(),
             size,
             etag: etag.into(),
+            last_modified: String::new(),
+            storage_class: String::new(),
         }
+    }
+
+    /// What a test of the other fields compares.
+    fn without_dates(keys: Vec<ListedObject>) -> Vec<ListedObject> {
+        keys.into_iter()
+            .map(|o| object(&o.key, o.size, &o.etag))
+            .collect()
     }
 
     fn error_text(body: &str) -> String {
@@ -289,7 +321,11 @@ mod tests {
 
     #[test]
     fn aws_example() {
-        let page = parse_list_objects_v2(AWS_LIST.as_bytes()).unwrap();
+        let mut page = parse_list_objects_v2(AWS_LIST.as_bytes()).unwrap();
+        let classes: Vec<&str> = page.keys.iter().map(|o| o.storage_class.as_str()).collect();
+        assert_eq!(classes, ["STANDARD", "STANDARD_IA"]);
+        assert_eq!(page.keys[1].last_modified, "2009-10-12T17:50:30.000Z");
+        page.keys = without_dates(page.keys);
         assert_eq!(
             page,
             ListPage {
@@ -316,7 +352,7 @@ mod tests {
             Some("1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=")
         );
         assert_eq!(
-            page.keys,
+            without_dates(page.keys),
             vec![object(
                 "happyface.jpg",
                 11,
@@ -332,8 +368,9 @@ mod tests {
         // quotes as &#34;.
         let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Contents><Key>a</Key><LastModified>2024-01-01T00:00:00.000Z</LastModified><ETag>&#34;e1&#34;</ETag><Size>1</Size><Owner><ID>02d6176db174dc93cb1b899f7c6078f08654445fe8cf1b6ce98d8855f66bdbf4</ID><DisplayName>minio</DisplayName></Owner><StorageClass>STANDARD</StorageClass><ChecksumAlgorithm>CRC64NVME</ChecksumAlgorithm></Contents><CommonPrefixes><Prefix>p/</Prefix></CommonPrefixes><Contents><Type>Normal</Type><Size>2</Size><Key>b</Key></Contents><Unknown attr=\"x\">text<Deep/></Unknown><IsTruncated>false</IsTruncated><Contents><Key>c</Key><Size>0</Size><ETag></ETag></Contents><Name>bucket</Name></ListBucketResult>\r\n";
         let page = parse_list_objects_v2(body.as_bytes()).unwrap();
+        assert_eq!(page.keys[0].last_modified, "2024-01-01T00:00:00.000Z");
         assert_eq!(
-            page.keys,
+            without_dates(page.keys),
             vec![object("a", 1, "e1"), object("b", 2, ""), object("c", 0, "")]
         );
         assert!(!page.is_truncated);

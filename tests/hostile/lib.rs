@@ -47,6 +47,8 @@ wit_bindgen::generate!({
     },
 });
 
+use exports::kloset::s3::exporter as wit_exporter;
+use exports::kloset::s3::importer as wit_importer;
 use exports::kloset::s3::kloset_store as wit;
 
 struct Component;
@@ -200,6 +202,40 @@ impl wit::GuestRecovery for Nothing {
     }
 
     fn apply(&self, _: wit::RecoveryAction) -> WitResult<()> {
+        unsupported()
+    }
+}
+
+/// The importer and exporter the world requires: refused, the attacks go
+/// through the store.
+impl wit_importer::Guest for Component {
+    type Importer = Nothing;
+
+    fn new_importer(_: Vec<(String, String)>) -> WitResult<wit_importer::Importer> {
+        unsupported()
+    }
+}
+
+impl wit_importer::GuestImporter for Nothing {
+    fn next_page(&self) -> WitResult<Option<Vec<wit_importer::Item>>> {
+        unsupported()
+    }
+
+    fn open(&self, _: String, _: String) -> WitResult<wit::Download> {
+        unsupported()
+    }
+}
+
+impl wit_exporter::Guest for Component {
+    type Exporter = Nothing;
+
+    fn new_exporter(_: Vec<(String, String)>) -> WitResult<wit_exporter::Exporter> {
+        unsupported()
+    }
+}
+
+impl wit_exporter::GuestExporter for Nothing {
+    fn create_file(&self, _: String, _: Vec<(String, String)>) -> WitResult<wit::Upload> {
         unsupported()
     }
 }

@@ -6,6 +6,7 @@ mod commands;
 mod demo;
 mod options;
 mod plakar;
+mod xattrs;
 
 #[cfg(feature = "bench")]
 mod bench;

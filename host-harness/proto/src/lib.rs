@@ -7,6 +7,9 @@
 
 pub mod plugin;
 
+/// The well-known types the records use (`Timestamp`).
+pub use prost_types;
+
 #[allow(clippy::all, clippy::pedantic)]
 pub mod store {
     tonic::include_proto!("store");

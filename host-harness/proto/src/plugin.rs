@@ -13,6 +13,7 @@ use hyper_util::rt::TokioIo;
 use tokio::process::{Child, ChildStderr, Command};
 use tonic::transport::{Channel, Endpoint, Uri};
 
+use crate::importer::importer_client::ImporterClient;
 use crate::store::store_client::StoreClient;
 
 /// The largest reply accepted: Plakar's Go client keeps gRPC's default of
@@ -70,6 +71,11 @@ impl Plugin {
     /// A `store.Store` client on the connection; clones share it.
     pub fn store(&self) -> StoreClient<Channel> {
         StoreClient::new(self.channel.clone()).max_decoding_message_size(PLAKAR_MAX_REPLY)
+    }
+
+    /// An `importer.Importer` client on the connection; clones share it.
+    pub fn importer(&self) -> ImporterClient<Channel> {
+        ImporterClient::new(self.channel.clone()).max_decoding_message_size(PLAKAR_MAX_REPLY)
     }
 
     /// The plugin's stderr, when it was captured.

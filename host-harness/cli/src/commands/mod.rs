@@ -5,13 +5,16 @@
 mod bench;
 mod create;
 mod demo;
+mod export;
 mod extend_retention;
 mod get;
+mod import;
 mod info;
 mod ls;
 mod open;
 mod ping;
 mod plakar;
+mod progress;
 mod put;
 mod recover;
 mod rm;
@@ -35,6 +38,8 @@ pub enum Verb {
     Rm(rm::Rm),
     ExtendRetention(extend_retention::ExtendRetention),
     Recover(recover::Recover),
+    Import(import::Import),
+    Export(export::Export),
     Demo(demo::Demo),
     Bench(bench::Bench),
     Plakar(plakar::Plakar),
@@ -46,6 +51,22 @@ impl Verb {
             Verb::Demo(demo) => demo.run(&options).await,
             Verb::Bench(bench) => bench.run(&options).await,
             Verb::Plakar(plakar) => plakar.run(&options).await,
+            Verb::Import(import) => {
+                let (host, config) = host_and_config(&options)?;
+                let mut importer = host
+                    .open_importer(&config)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                import.run(&mut importer).await
+            }
+            Verb::Export(export) => {
+                let (host, config) = host_and_config(&options)?;
+                let mut exporter = host
+                    .open_exporter(&config)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                export.run(&mut exporter).await
+            }
             verb => {
                 let config = options.store_config()?;
                 let host = Host::new(options.host_options()).map_err(|e| e.to_string())?;
@@ -68,11 +89,23 @@ impl Verb {
             Verb::Rm(verb) => verb.run(store).await,
             Verb::ExtendRetention(verb) => verb.run(store).await,
             Verb::Recover(verb) => verb.run(store).await,
-            Verb::Demo(_) | Verb::Bench(_) | Verb::Plakar(_) => {
+            Verb::Demo(_)
+            | Verb::Bench(_)
+            | Verb::Plakar(_)
+            | Verb::Import(_)
+            | Verb::Export(_) => {
                 unreachable!("they open no store of the command line")
             }
         }
     }
+}
+
+/// The host and the command line's configuration, for the verbs that open
+/// an importer or exporter rather than a store.
+fn host_and_config(options: &Options) -> Result<(Host, Vec<(String, String)>), String> {
+    let config = options.store_config()?;
+    let host = Host::new(options.host_options()).map_err(|e| e.to_string())?;
+    Ok((host, config))
 }
 
 /// What an object is, as the verbs name it.

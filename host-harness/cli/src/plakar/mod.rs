@@ -5,14 +5,15 @@
 //! frames ever goes to stdout; messages go to stderr.
 //!
 //! One module per gRPC service, each a mapping of its RPCs onto the host
-//! library: [`store`] (`store.Store`). Importer and exporter services join
-//! [`routes`] the same way.
+//! library: [`store`] (`store.Store`), [`importer`] (`importer.Importer`).
+//! The exporter service joins [`routes`] the same way.
 //!
 //! The connection is served at once (Plakar gives up if the server's HTTP/2
 //! SETTINGS take more than about 20 s); the component compiles meanwhile, on
 //! a blocking thread, and `Init` waits for it.
 
 mod config;
+mod importer;
 mod status;
 mod stdio;
 mod store;
@@ -21,6 +22,7 @@ use hyper::server::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
 use kloset_host::{Host, HostOptions};
+use kloset_plakar_proto::importer::importer_server::ImporterServer;
 use kloset_plakar_proto::store::store_server::StoreServer;
 use tonic::service::Routes;
 
@@ -41,8 +43,10 @@ const MAX_FRAME: u32 = 256 << 10;
 /// when the pipes cannot be used at all.
 pub async fn serve(options: HostOptions) -> Result<(), String> {
     let io = stdio::open()?;
+    let importer = importer::ImporterService::new(options.clone());
     let compiling = tokio::task::spawn_blocking(move || Host::new(options));
-    let service = TowerToHyperService::new(routes(store::StoreService::new(compiling)));
+    let store = store::StoreService::new(compiling);
+    let service = TowerToHyperService::new(routes(store, importer));
     let mut http = http2::Builder::new(TokioExecutor::new());
     http.initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
@@ -57,9 +61,14 @@ pub async fn serve(options: HostOptions) -> Result<(), String> {
 }
 
 /// Every service the plugin serves, on the one connection.
-fn routes(store: store::StoreService) -> Routes {
+fn routes(store: store::StoreService, importer: importer::ImporterService) -> Routes {
     Routes::new(
         StoreServer::new(store)
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE),
+    )
+    .add_service(
+        ImporterServer::new(importer)
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE),
     )

@@ -28,7 +28,7 @@ use kloset_plakar_proto::prost_types::Timestamp;
 use tokio::sync::{mpsc, Mutex};
 use tonic::{Request, Response, Status, Streaming};
 
-use super::{config, status};
+use super::{chunks, config, status};
 
 /// Go's `fs.FileMode` directory bit.
 const MODE_DIR: u32 = 1 << 31;
@@ -341,26 +341,10 @@ async fn send_file(
     etag: String,
     sender: mpsc::Sender<Result<OpenResponse, Status>>,
 ) {
-    let sent = async {
-        let mut download = importer.open(&path, &etag).await?;
-        let read = async {
-            while let Some(chunk) = download.read().await? {
-                let message = OpenResponse {
-                    chunk: chunk.into(),
-                };
-                if sender.send(Ok(message)).await.is_err() {
-                    break;
-                }
-            }
-            Ok(())
-        }
-        .await;
-        download.release().await?;
-        read
-    }
+    let download = importer.open(&path, &etag).await;
+    chunks::send(download, &sender, |chunk| OpenResponse {
+        chunk: chunk.into(),
+    })
     .await;
-    if let Err(e) = sent {
-        let _ = sender.send(Err(status::of(e))).await;
-    }
     opened.idle.lock().await.push(importer);
 }

@@ -12,6 +12,7 @@
 //! SETTINGS take more than about 20 s); the component compiles meanwhile, on
 //! a blocking thread, and `Init` waits for it.
 
+mod chunks;
 mod config;
 mod importer;
 mod status;

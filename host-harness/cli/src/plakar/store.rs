@@ -33,7 +33,7 @@ use tokio::sync::{mpsc, Mutex};
 use tokio::task::JoinHandle;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::{config, status};
+use super::{chunks, config, status};
 
 /// kloset's `storage.Mode` bits.
 const MODE_WRITE: i32 = 2;
@@ -354,28 +354,11 @@ async fn send_object(
     flags: StorageFlags,
     sender: mpsc::Sender<Result<GetResponse, Status>>,
 ) {
-    let sent = async {
-        let mut download = store.download(kind, &mac, range, flags).await?;
-        let read = async {
-            while let Some(chunk) = download.read().await? {
-                let message = GetResponse {
-                    chunk: chunk.into(),
-                };
-                if sender.send(Ok(message)).await.is_err() {
-                    break;
-                }
-            }
-            Ok(())
-        }
-        .await;
-        download.release().await?;
-        read
-    }
+    let download = store.download(kind, &mac, range, flags).await;
+    chunks::send(download, &sender, |chunk| GetResponse {
+        chunk: chunk.into(),
+    })
     .await;
-    if let Err(e) = sent {
-        // Err only when the client went away: no one to tell.
-        let _ = sender.send(Err(status::of(e))).await;
-    }
 }
 
 /// kloset's resource types the S3 store keeps; the ECC ones it does not.

@@ -145,47 +145,24 @@ impl<T: Transport> Shared<T> {
     /// `<key>.frozen`.
     pub fn placement(&self, kind: Kind, mac: &Mac, hot: bool) -> Placement {
         let key = self.layout.object_key(kind, mac);
-        let class = self.config.storage_class;
-        let locked = kind != Kind::Lock;
-        let immutable = kind != Kind::Lock;
-        let what = kind.as_str();
-        match kind {
-            Kind::Lock => Placement {
-                key,
-                class: StorageClass::Standard,
-                locked,
-                archive_copy: None,
-                immutable,
-                what,
-                owner: Owner::Kloset,
-            },
-            _ if !self.archive() => Placement {
-                key,
-                class,
-                locked,
-                archive_copy: None,
-                immutable,
-                what,
-                owner: Owner::Kloset,
-            },
-            Kind::Packfile if !hot => Placement {
-                key: Layout::frozen(&key),
-                class,
-                locked,
-                archive_copy: None,
-                immutable,
-                what,
-                owner: Owner::Kloset,
-            },
-            Kind::Packfile | Kind::State => Placement {
-                archive_copy: Some(Layout::frozen(&key)),
-                key,
-                class: StorageClass::Standard,
-                locked,
-                immutable,
-                what,
-                owner: Owner::Kloset,
-            },
+        let tier = self.config.storage_class;
+        let (key, class, archive_copy) = match kind {
+            Kind::Lock => (key, StorageClass::Standard, None),
+            _ if !self.archive() => (key, tier, None),
+            Kind::Packfile if !hot => (Layout::frozen(&key), tier, None),
+            Kind::Packfile | Kind::State => {
+                let copy = Layout::frozen(&key);
+                (key, StorageClass::Standard, Some(copy))
+            }
+        };
+        Placement {
+            key,
+            class,
+            locked: kind != Kind::Lock,
+            archive_copy,
+            immutable: kind != Kind::Lock,
+            what: kind.as_str(),
+            owner: Owner::Kloset,
         }
     }
 
